@@ -1,0 +1,989 @@
+/*
+ * config.c - titan.conf.  One table describes every directive; the file
+ * parser (redis.conf syntax: sdssplitargs quoting, `include`), CONFIG SET
+ * and CONFIG GET all go through it, so they can never disagree.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "util/util.h"
+
+/* Nesting bound for `include`: deep enough for any layout, shallow enough
+ * that a file including itself fails quickly. */
+#define TN_CONFIG_INCLUDE_DEPTH 16
+/* hz is a hint: Redis accepts any non-negative value and clamps it. */
+#define TN_HZ_MIN 1
+#define TN_HZ_MAX 500
+#define TN_MAX_SHARDS 256
+#define TN_MAX_STRIPES 65536
+
+#define KB 1024LL
+#define MB (1024LL * 1024)
+#define GB (1024LL * 1024 * 1024)
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+struct tn_config *tn_conf;
+
+enum cfg_kind {
+	CFG_BOOL, /* yes / no */
+	CFG_INT, /* strict decimal, min..max */
+	CFG_MEMORY, /* bytes, or 10k, 10kb, 100mb, 1gb */
+	CFG_OCTAL, /* file mode, min..max */
+	CFG_STRING, /* NUL-terminated in a fixed array */
+	CFG_ENUM, /* one of names[], stored as its index */
+	CFG_BIND, /* 1..TN_MAX_BIND addresses, "-addr" is optional */
+};
+
+#define CFG_IMMUTABLE 0x1 /* refused by CONFIG SET */
+#define CFG_NONEMPTY 0x2 /* a string that may not be "" */
+
+struct cfg_directive {
+	const char *name;
+	enum cfg_kind kind;
+	unsigned flags;
+	size_t offset; /* into struct tn_config */
+	size_t size; /* of that field */
+	long long min, max;
+	const char *const *names; /* CFG_ENUM */
+	/* CFG_INT: refuse (false) or adjust a value already within min..max */
+	bool (*adjust)(long long *v);
+	const char *want; /* what adjust accepts, for messages */
+	const char *default_text;
+};
+
+static const char *const loglevel_names[] = {
+	[TN_LOG_DEBUG] = "debug",
+	[TN_LOG_VERBOSE] = "verbose",
+	[TN_LOG_NOTICE] = "notice",
+	[TN_LOG_WARNING] = "warning",
+	NULL,
+};
+
+static bool cfg_hz_clamp(long long *v)
+{
+	if (*v < TN_HZ_MIN)
+		*v = TN_HZ_MIN;
+	if (*v > TN_HZ_MAX)
+		*v = TN_HZ_MAX;
+	return true;
+}
+
+static bool cfg_stripes_valid(long long *v)
+{
+	long long n = *v;
+
+	return n == 0 || (n >= TN_MIN_STRIPES && n <= TN_MAX_STRIPES &&
+			  (n & (n - 1)) == 0);
+}
+
+#define AT(field)                                      \
+	.offset = offsetof(struct tn_config, field),   \
+	.size = sizeof(((struct tn_config *)0)->field)
+
+/* Table order is the order of CONFIG GET * and of titan.conf(5). */
+static const struct cfg_directive cfg_table[] = {
+	{ "port", CFG_INT, CFG_IMMUTABLE, AT(port), 0, 65535,
+	  .default_text = STR(TN_DEFAULT_PORT) },
+	{ "bind", CFG_BIND, CFG_IMMUTABLE, AT(bind),
+	  .default_text = "* -::*" },
+	{ "protected-mode", CFG_BOOL, 0, AT(protected_mode),
+	  .default_text = "yes" },
+	{ "unixsocket", CFG_STRING, CFG_IMMUTABLE, AT(unixsocket),
+	  .default_text = "" },
+	{ "unixsocketperm", CFG_OCTAL, CFG_IMMUTABLE, AT(unixsocketperm), 0,
+	  0777, .default_text = "0" },
+	{ "tcp-backlog", CFG_INT, CFG_IMMUTABLE, AT(tcp_backlog), 0, INT_MAX,
+	  .default_text = STR(TN_DEFAULT_TCP_BACKLOG) },
+	{ "tcp-keepalive", CFG_INT, 0, AT(tcp_keepalive_s), 0, INT_MAX,
+	  .default_text = STR(TN_DEFAULT_TCP_KEEPALIVE_S) },
+	{ "timeout", CFG_INT, 0, AT(timeout_s), 0, INT_MAX,
+	  .default_text = "0" },
+	{ "maxclients", CFG_INT, 0, AT(maxclients), 1, UINT_MAX,
+	  .default_text = STR(TN_DEFAULT_MAXCLIENTS) },
+	{ "requirepass", CFG_STRING, 0, AT(requirepass),
+	  .default_text = "" },
+	{ "maxmemory", CFG_MEMORY, 0, AT(maxmemory_bytes), 0, LLONG_MAX,
+	  .default_text = "0" },
+	{ "proto-max-bulk-len", CFG_MEMORY, 0, AT(proto_max_bulk_len), MB,
+	  LLONG_MAX, .default_text = "512mb" },
+	{ "client-query-buffer-limit", CFG_MEMORY, 0,
+	  AT(client_query_buffer_limit), MB, LLONG_MAX,
+	  .default_text = "1gb" },
+	{ "set-max-intset-entries", CFG_INT, 0, AT(set_max_intset_entries), 0,
+	  LLONG_MAX, .default_text = STR(TN_DEFAULT_INTSET_ENTRIES) },
+	{ "hz", CFG_INT, 0, AT(hz), 0, INT_MAX, .adjust = cfg_hz_clamp,
+	  .default_text = STR(TN_DEFAULT_HZ) },
+	{ "daemonize", CFG_BOOL, CFG_IMMUTABLE, AT(daemonize),
+	  .default_text = "no" },
+	{ "pidfile", CFG_STRING, CFG_IMMUTABLE, AT(pidfile),
+	  .default_text = "" },
+	{ "logfile", CFG_STRING, CFG_IMMUTABLE, AT(logfile),
+	  .default_text = "" },
+	{ "loglevel", CFG_ENUM, 0, AT(loglevel), .names = loglevel_names,
+	  .default_text = "notice" },
+	{ "dir", CFG_STRING, CFG_NONEMPTY, AT(dir), .default_text = "./" },
+	{ "shards", CFG_INT, CFG_IMMUTABLE, AT(shards), 0, TN_MAX_SHARDS,
+	  .default_text = "0" },
+	{ "stripes", CFG_INT, CFG_IMMUTABLE, AT(stripes), 0, TN_MAX_STRIPES,
+	  .adjust = cfg_stripes_valid,
+	  .want = "0 or a power of two between " STR(TN_MIN_STRIPES)
+		  " and " STR(TN_MAX_STRIPES),
+	  .default_text = "0" },
+};
+
+static void cfg_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void cfg_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static const struct cfg_directive *cfg_lookup(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < TN_ARRAY_SIZE(cfg_table); i++)
+		if (strcasecmp(cfg_table[i].name, name) == 0)
+			return &cfg_table[i];
+	return NULL;
+}
+
+/*
+ * Strict decimal as Redis' string2ll(): optional '-', no '+', no spaces,
+ * no leading zeros, no overflow.
+ */
+static bool cfg_str2ll(const char *s, long long *out)
+{
+	unsigned long long v = 0, limit;
+	bool negative = false;
+
+	if (s[0] == '0' && s[1] == '\0') {
+		*out = 0;
+		return true;
+	}
+	if (*s == '-') {
+		negative = true;
+		s++;
+	}
+	if (*s < '1' || *s > '9')
+		return false;
+	limit = negative ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		if (v > (limit - (unsigned)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (unsigned)(*s - '0');
+	}
+	*out = negative ? (long long)(0 - v) : (long long)v;
+	return true;
+}
+
+/* A memory size as redis.conf's memtoull(): digits, then b, k (1000),
+ * kb (1024), m, mb, g or gb, any case. */
+static bool cfg_memtoll(const char *s, long long *out)
+{
+	static const struct {
+		const char *unit;
+		long long mul;
+	} units[] = {
+		{ "", 1 },	    { "b", 1 },	      { "k", 1000 },
+		{ "kb", KB },	    { "m", 1000000 }, { "mb", MB },
+		{ "g", 1000000000 }, { "gb", GB },
+	};
+	unsigned long long v = 0;
+	const char *p = s;
+	size_t i;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (unsigned long long)LLONG_MAX / 10)
+			return false;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	if (p == s || v > LLONG_MAX)
+		return false;
+	for (i = 0; i < TN_ARRAY_SIZE(units); i++) {
+		if (strcasecmp(p, units[i].unit) != 0)
+			continue;
+		if (v > (unsigned long long)(LLONG_MAX / units[i].mul))
+			return false;
+		*out = (long long)v * units[i].mul;
+		return true;
+	}
+	return false;
+}
+
+/* Bytes in the largest unit that divides them: "1mb", "1536kb", "10". */
+static const char *cfg_fmt_size(long long v, char *buf, size_t len)
+{
+	if (v != 0 && v % GB == 0)
+		snprintf(buf, len, "%lldgb", v / GB);
+	else if (v != 0 && v % MB == 0)
+		snprintf(buf, len, "%lldmb", v / MB);
+	else if (v != 0 && v % KB == 0)
+		snprintf(buf, len, "%lldkb", v / KB);
+	else
+		snprintf(buf, len, "%lld", v);
+	return buf;
+}
+
+/*
+ * Report a bad value two ways: CONFIG SET copies Redis' reply word for
+ * word (clients match on it), the file parser says what it wanted.
+ */
+static int cfg_bad(const struct cfg_directive *d, bool runtime, char *err,
+		   size_t errlen, const char *redis, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static int cfg_bad(const struct cfg_directive *d, bool runtime, char *err,
+		   size_t errlen, const char *redis, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (runtime) {
+		cfg_errf(err, errlen,
+			 "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+			 d->name, redis);
+		return -1;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cfg_errf(err, errlen, "'%s' %s", d->name, msg);
+	return -1;
+}
+
+static void cfg_store_int(struct tn_config *c, const struct cfg_directive *d,
+			  long long v)
+{
+	char *field = (char *)c + d->offset;
+
+	if (d->size == sizeof(int)) {
+		int i = (int)v;
+
+		memcpy(field, &i, sizeof(i));
+	} else {
+		memcpy(field, &v, sizeof(v));
+	}
+}
+
+static long long cfg_load_int(const struct tn_config *c,
+			      const struct cfg_directive *d)
+{
+	const char *field = (const char *)c + d->offset;
+	long long v;
+	int i;
+
+	if (d->size == sizeof(int)) {
+		memcpy(&i, field, sizeof(i));
+		/* unixsocketperm is unsigned, but its range fits in an int */
+		return i;
+	}
+	memcpy(&v, field, sizeof(v));
+	return v;
+}
+
+static int cfg_set_int(struct tn_config *c, const struct cfg_directive *d,
+		       const char *arg, bool runtime, char *err,
+		       size_t errlen)
+{
+	char range[128], want[160];
+	long long v;
+
+	snprintf(range, sizeof(range),
+		 "argument must be between %lld and %lld inclusive", d->min,
+		 d->max);
+	if (d->want) {
+		snprintf(want, sizeof(want), "%s", d->want);
+	} else {
+		snprintf(want, sizeof(want), "an integer between %lld and %lld",
+			 d->min, d->max);
+	}
+	if (!cfg_str2ll(arg, &v))
+		return cfg_bad(d, runtime, err, errlen,
+			       "argument couldn't be parsed into an integer",
+			       "wants %s, got '%s'", want, arg);
+	if (v < d->min || v > d->max)
+		return cfg_bad(d, runtime, err, errlen,
+			       d->want ? want : range, "wants %s, got '%s'",
+			       want, arg);
+	if (d->adjust && !d->adjust(&v)) {
+		char must[200];
+
+		snprintf(must, sizeof(must), "argument must be %s", d->want);
+		return cfg_bad(d, runtime, err, errlen, must,
+			       "wants %s, got '%s'", want, arg);
+	}
+	cfg_store_int(c, d, v);
+	return 0;
+}
+
+static int cfg_set_memory(struct tn_config *c, const struct cfg_directive *d,
+			  const char *arg, bool runtime, char *err,
+			  size_t errlen)
+{
+	char range[128], lo[32], hi[32];
+	long long v;
+
+	if (!cfg_memtoll(arg, &v))
+		return cfg_bad(d, runtime, err, errlen,
+			       "argument must be a memory value",
+			       "wants a memory size (bytes, or a number with k, kb, m, mb, g or gb such as 100mb), got '%s'",
+			       arg);
+	if (v >= d->min && v <= d->max) {
+		cfg_store_int(c, d, v);
+		return 0;
+	}
+	snprintf(range, sizeof(range),
+		 "argument must be between %lld and %lld inclusive", d->min,
+		 d->max);
+	cfg_fmt_size(d->min, lo, sizeof(lo));
+	cfg_fmt_size(d->max, hi, sizeof(hi));
+	if (d->max == LLONG_MAX)
+		return cfg_bad(d, runtime, err, errlen, range,
+			       "wants a memory size of at least %s, got '%s'",
+			       lo, arg);
+	return cfg_bad(d, runtime, err, errlen, range,
+		       "wants a memory size between %s and %s, got '%s'", lo,
+		       hi, arg);
+}
+
+static int cfg_set_octal(struct tn_config *c, const struct cfg_directive *d,
+			 const char *arg, bool runtime, char *err,
+			 size_t errlen)
+{
+	char range[128];
+	long long v = 0;
+	const char *p;
+
+	snprintf(range, sizeof(range),
+		 "argument must be between %llo and %llo inclusive",
+		 (unsigned long long)d->min, (unsigned long long)d->max);
+	for (p = arg; *p >= '0' && *p <= '7' && v <= d->max; p++)
+		v = v * 8 + (*p - '0');
+	if (p == arg || (*p != '\0' && (*p < '0' || *p > '7')))
+		return cfg_bad(d, runtime, err, errlen,
+			       "argument couldn't be parsed as an octal number",
+			       "wants an octal mode between %llo and %llo, got '%s'",
+			       (unsigned long long)d->min,
+			       (unsigned long long)d->max, arg);
+	if (*p != '\0' || v < d->min || v > d->max)
+		return cfg_bad(d, runtime, err, errlen, range,
+			       "wants an octal mode between %llo and %llo, got '%s'",
+			       (unsigned long long)d->min,
+			       (unsigned long long)d->max, arg);
+	cfg_store_int(c, d, v);
+	return 0;
+}
+
+static int cfg_set_bool(struct tn_config *c, const struct cfg_directive *d,
+			const char *arg, bool runtime, char *err,
+			size_t errlen)
+{
+	bool v;
+
+	if (strcasecmp(arg, "yes") == 0)
+		v = true;
+	else if (strcasecmp(arg, "no") == 0)
+		v = false;
+	else
+		return cfg_bad(d, runtime, err, errlen,
+			       "argument must be 'yes' or 'no'",
+			       "wants yes or no, got '%s'", arg);
+	memcpy((char *)c + d->offset, &v, sizeof(v));
+	return 0;
+}
+
+static int cfg_set_string(struct tn_config *c,
+			  const struct cfg_directive *d, const char *arg,
+			  bool runtime, char *err, size_t errlen)
+{
+	size_t len = strlen(arg);
+	char redis[96];
+
+	if (len == 0 && (d->flags & CFG_NONEMPTY)) {
+		snprintf(redis, sizeof(redis), "%s can't be empty", d->name);
+		return cfg_bad(d, runtime, err, errlen, redis,
+			       "can't be empty");
+	}
+	if (len >= d->size) {
+		snprintf(redis, sizeof(redis),
+			 "argument is longer than %zu bytes", d->size - 1);
+		return cfg_bad(d, runtime, err, errlen, redis,
+			       "is longer than %zu bytes", d->size - 1);
+	}
+	memcpy((char *)c + d->offset, arg, len + 1);
+	return 0;
+}
+
+static int cfg_set_enum(struct tn_config *c, const struct cfg_directive *d,
+			const char *arg, bool runtime, char *err,
+			size_t errlen)
+{
+	char list[128] = "", redis[192];
+	size_t used = 0;
+	int i;
+
+	for (i = 0; d->names[i]; i++) {
+		if (strcasecmp(arg, d->names[i]) == 0) {
+			cfg_store_int(c, d, i);
+			return 0;
+		}
+	}
+	for (i = 0; d->names[i] && used < sizeof(list); i++)
+		used += snprintf(list + used, sizeof(list) - used, "%s%s",
+				 i ? ", " : "", d->names[i]);
+	snprintf(redis, sizeof(redis),
+		 "argument(s) must be one of the following: %s", list);
+	return cfg_bad(d, runtime, err, errlen, redis,
+		       "wants one of %s, got '%s'", list, arg);
+}
+
+/* bind replaces the whole list; a leading '-' marks an address whose
+ * failure to bind is not fatal (Redis 7). */
+static int cfg_set_bind(struct tn_config *c, const struct cfg_directive *d,
+			int argc, const char *const *argv, bool runtime,
+			char *err, size_t errlen)
+{
+	char addr[TN_MAX_BIND][sizeof(c->bind[0])];
+	bool optional[TN_MAX_BIND];
+	char redis[160];
+	int i;
+
+	if (argc > TN_MAX_BIND)
+		return cfg_bad(d, runtime, err, errlen,
+			       "Too many bind addresses specified.",
+			       "takes at most %d addresses, got %d",
+			       TN_MAX_BIND, argc);
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		optional[i] = a[0] == '-';
+		if (optional[i])
+			a++;
+		if (a[0] == '\0') {
+			snprintf(redis, sizeof(redis),
+				 "Invalid bind address '%s'", argv[i]);
+			return cfg_bad(d, runtime, err, errlen, redis,
+				       "wants an address, got '%s'", argv[i]);
+		}
+		if (strlen(a) >= sizeof(addr[i])) {
+			snprintf(redis, sizeof(redis),
+				 "bind address is longer than %zu bytes",
+				 sizeof(addr[i]) - 1);
+			return cfg_bad(d, runtime, err, errlen, redis,
+				       "address is longer than %zu bytes: '%s'",
+				       sizeof(addr[i]) - 1, argv[i]);
+		}
+		snprintf(addr[i], sizeof(addr[i]), "%s", a);
+	}
+	memset(c->bind, 0, sizeof(c->bind));
+	memset(c->bind_optional, 0, sizeof(c->bind_optional));
+	memcpy(c->bind, addr, sizeof(addr[0]) * argc);
+	memcpy(c->bind_optional, optional, sizeof(optional[0]) * argc);
+	c->nbind = argc;
+	return 0;
+}
+
+static int cfg_apply(struct tn_config *c, const struct cfg_directive *d,
+		     int argc, const char *const *argv, bool runtime,
+		     char *err, size_t errlen)
+{
+	if (d->kind == CFG_BIND ? argc < 1 : argc != 1)
+		return cfg_bad(d, runtime, err, errlen,
+			       "wrong number of arguments",
+			       "wrong number of arguments");
+	switch (d->kind) {
+	case CFG_BOOL:
+		return cfg_set_bool(c, d, argv[0], runtime, err, errlen);
+	case CFG_INT:
+		return cfg_set_int(c, d, argv[0], runtime, err, errlen);
+	case CFG_MEMORY:
+		return cfg_set_memory(c, d, argv[0], runtime, err, errlen);
+	case CFG_OCTAL:
+		return cfg_set_octal(c, d, argv[0], runtime, err, errlen);
+	case CFG_STRING:
+		return cfg_set_string(c, d, argv[0], runtime, err, errlen);
+	case CFG_ENUM:
+		return cfg_set_enum(c, d, argv[0], runtime, err, errlen);
+	case CFG_BIND:
+		return cfg_set_bind(c, d, argc, argv, runtime, err, errlen);
+	}
+	return -1;
+}
+
+int tn_config_set(struct tn_config *c, const char *name, int argc,
+		  const char *const *argv, bool runtime, char *err,
+		  size_t errlen)
+{
+	const struct cfg_directive *d = cfg_lookup(name);
+
+	if (!d) {
+		if (runtime)
+			cfg_errf(err, errlen,
+				 "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
+				 name);
+		else
+			cfg_errf(err, errlen, "unknown directive '%s'", name);
+		return -1;
+	}
+	if (runtime && (d->flags & CFG_IMMUTABLE))
+		return cfg_bad(d, runtime, err, errlen,
+			       "can't set immutable config", "%s", "");
+	return cfg_apply(c, d, argc, argv, runtime, err, errlen);
+}
+
+static int cfg_enum_count(const struct cfg_directive *d)
+{
+	int n = 0;
+
+	while (d->names[n])
+		n++;
+	return n;
+}
+
+int tn_config_get(const struct tn_config *c, const char *name, char *out,
+		  size_t outlen)
+{
+	const struct cfg_directive *d = cfg_lookup(name);
+	const char *field;
+	size_t used = 0;
+	bool b;
+	int i;
+
+	if (!d)
+		return -1;
+	if (!out || outlen == 0)
+		return 0;
+	field = (const char *)c + d->offset;
+	switch (d->kind) {
+	case CFG_BOOL:
+		memcpy(&b, field, sizeof(b));
+		snprintf(out, outlen, "%s", b ? "yes" : "no");
+		break;
+	case CFG_INT:
+	case CFG_MEMORY:
+		snprintf(out, outlen, "%lld", cfg_load_int(c, d));
+		break;
+	case CFG_OCTAL:
+		snprintf(out, outlen, "%llo",
+			 (unsigned long long)cfg_load_int(c, d));
+		break;
+	case CFG_STRING:
+		snprintf(out, outlen, "%.*s", (int)d->size, field);
+		break;
+	case CFG_ENUM:
+		i = (int)cfg_load_int(c, d);
+		snprintf(out, outlen, "%s",
+			 i >= 0 && i < cfg_enum_count(d) ? d->names[i] : "");
+		break;
+	case CFG_BIND:
+		out[0] = '\0';
+		for (i = 0; i < c->nbind && i < TN_MAX_BIND && used < outlen;
+		     i++)
+			used += snprintf(out + used, outlen - used, "%s%s%.*s",
+					 i ? " " : "",
+					 c->bind_optional[i] ? "-" : "",
+					 (int)sizeof(c->bind[i]), c->bind[i]);
+		break;
+	}
+	return 0;
+}
+
+const char *const *tn_config_names(void)
+{
+	static const char *names[TN_ARRAY_SIZE(cfg_table) + 1];
+	size_t i;
+
+	for (i = 0; i < TN_ARRAY_SIZE(cfg_table); i++)
+		names[i] = cfg_table[i].name;
+	names[i] = NULL;
+	return names;
+}
+
+static char cfg_unescape(char ch)
+{
+	switch (ch) {
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	case 'b':
+		return '\b';
+	case 'a':
+		return '\a';
+	default:
+		return ch;
+	}
+}
+
+/*
+ * Split a line into arguments as Redis' sdssplitargs() does: "double
+ * quotes" take \xHH, \n, \r, \t, \b, \a and \<char>; 'single quotes'
+ * take only \'; a closing quote must be followed by a space or the end.
+ * `buf` holds strlen(p) + 1 bytes, `argv` strlen(p) / 2 + 2 entries.
+ * Returns the number of arguments, -1 for unbalanced quotes, -2 for a
+ * NUL byte (which C strings cannot carry).
+ */
+static int cfg_split(const char *p, char *buf, char **argv)
+{
+	char *out = buf;
+	int argc = 0;
+
+	for (;;) {
+		bool inq = false, insq = false, done = false;
+
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			return argc;
+		argv[argc] = out;
+		while (!done) {
+			if (inq) {
+				if (p[0] == '\\' && p[1] == 'x' &&
+				    isxdigit((unsigned char)p[2]) &&
+				    isxdigit((unsigned char)p[3])) {
+					char hex[3] = { p[2], p[3], '\0' };
+
+					*out = (char)strtol(hex, NULL, 16);
+					if (*out++ == '\0')
+						return -2;
+					p += 3;
+				} else if (p[0] == '\\' && p[1]) {
+					p++;
+					*out++ = cfg_unescape(*p);
+				} else if (*p == '"') {
+					if (p[1] && !isspace((unsigned char)p[1]))
+						return -1;
+					done = true;
+				} else if (*p == '\0') {
+					return -1;
+				} else {
+					*out++ = *p;
+				}
+			} else if (insq) {
+				if (p[0] == '\\' && p[1] == '\'') {
+					p++;
+					*out++ = '\'';
+				} else if (*p == '\'') {
+					if (p[1] && !isspace((unsigned char)p[1]))
+						return -1;
+					done = true;
+				} else if (*p == '\0') {
+					return -1;
+				} else {
+					*out++ = *p;
+				}
+			} else {
+				switch (*p) {
+				case ' ':
+				case '\n':
+				case '\r':
+				case '\t':
+				case '\0':
+					done = true;
+					break;
+				case '"':
+					inq = true;
+					break;
+				case '\'':
+					insq = true;
+					break;
+				default:
+					*out++ = *p;
+					break;
+				}
+			}
+			if (*p)
+				p++;
+		}
+		*out++ = '\0';
+		argc++;
+	}
+}
+
+static int cfg_load_file(struct tn_config *c, const char *path, int depth,
+			 const char *from, int from_line, char *err,
+			 size_t errlen);
+
+/* Parse `text` (modified in place), one directive a line. */
+static int cfg_load_text(struct tn_config *c, char *text, const char *origin,
+			 int depth, char *err, size_t errlen)
+{
+	size_t len = strlen(text);
+	char *buf = malloc(len + 1);
+	char **argv = malloc((len / 2 + 2) * sizeof(*argv));
+	char *line, *next, *end, msg[1024];
+	int lineno = 0, argc, rc = -1;
+
+	if (!buf || !argv) {
+		cfg_errf(err, errlen, "%s: out of memory", origin);
+		goto out;
+	}
+	for (line = text; line; line = next) {
+		lineno++;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		/* trimmed as Redis' sdstrim(line, " \t\r\n") */
+		while (*line == ' ' || *line == '\t' || *line == '\r')
+			line++;
+		end = line + strlen(line);
+		while (end > line && (end[-1] == ' ' || end[-1] == '\t' ||
+				      end[-1] == '\r'))
+			*--end = '\0';
+		if (*line == '\0' || *line == '#')
+			continue;
+		argc = cfg_split(line, buf, argv);
+		if (argc == -1) {
+			cfg_errf(err, errlen,
+				 "%s:%d: unbalanced quotes in configuration line",
+				 origin, lineno);
+			goto out;
+		}
+		if (argc == -2) {
+			cfg_errf(err, errlen,
+				 "%s:%d: \\x00 is not allowed in a value",
+				 origin, lineno);
+			goto out;
+		}
+		if (argc == 0)
+			continue;
+		if (strcasecmp(argv[0], "include") == 0) {
+			if (argc != 2) {
+				cfg_errf(err, errlen,
+					 "%s:%d: 'include' wrong number of arguments",
+					 origin, lineno);
+				goto out;
+			}
+			if (depth >= TN_CONFIG_INCLUDE_DEPTH) {
+				cfg_errf(err, errlen,
+					 "%s:%d: includes nested more than %d deep; check for a file that includes itself",
+					 origin, lineno,
+					 TN_CONFIG_INCLUDE_DEPTH);
+				goto out;
+			}
+			if (cfg_load_file(c, argv[1], depth + 1, origin,
+					  lineno, err, errlen) < 0)
+				goto out;
+			continue;
+		}
+		if (tn_config_set(c, argv[0], argc - 1,
+				  (const char *const *)argv + 1, false, msg,
+				  sizeof(msg)) < 0) {
+			cfg_errf(err, errlen, "%s:%d: %s", origin, lineno,
+				 msg);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(argv);
+	free(buf);
+	return rc;
+}
+
+static int cfg_load_file(struct tn_config *c, const char *path, int depth,
+			 const char *from, int from_line, char *err,
+			 size_t errlen)
+{
+	char where[TN_PATH_MAX + 32] = "";
+	size_t len = 0, cap = 4096, n;
+	char *text = NULL, *grown;
+	FILE *f;
+	int rc = -1;
+
+	if (from)
+		snprintf(where, sizeof(where), "%s:%d: ", from, from_line);
+	f = fopen(path, "r");
+	if (!f) {
+		cfg_errf(err, errlen, "%scannot open config file \"%s\": %s",
+			 where, path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (!text || cap - len < 2) {
+			cap *= 2;
+			grown = realloc(text, cap);
+			if (!grown) {
+				cfg_errf(err, errlen,
+					 "%scannot read config file \"%s\": %s",
+					 where, path, strerror(ENOMEM));
+				goto out;
+			}
+			text = grown;
+		}
+		n = fread(text + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		cfg_errf(err, errlen, "%scannot read config file \"%s\": %s",
+			 where, path, strerror(errno));
+		goto out;
+	}
+	text[len] = '\0';
+	rc = cfg_load_text(c, text, path, depth, err, errlen);
+out:
+	free(text);
+	fclose(f);
+	return rc;
+}
+
+/* Apply the table's defaults; they go through the parser like any line. */
+void tn_config_defaults(struct tn_config *c)
+{
+	char buf[64], *argv[34], err[256];
+	size_t i;
+	int argc;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < TN_ARRAY_SIZE(cfg_table); i++) {
+		const struct cfg_directive *d = &cfg_table[i];
+		const char *one[1] = { d->default_text };
+
+		if (d->kind == CFG_BIND) {
+			argc = cfg_split(d->default_text, buf, argv);
+			if (argc < 0 ||
+			    cfg_apply(c, d, argc, (const char *const *)argv,
+				      false, err, sizeof(err)) < 0)
+				goto broken;
+		} else if (cfg_apply(c, d, 1, one, false, err,
+				     sizeof(err)) < 0) {
+			goto broken;
+		}
+	}
+	return;
+broken:
+	/* Only a bad table gets here: fail loudly at the first start. */
+	fprintf(stderr, "titan: bad built-in default for '%s': %s\n",
+		cfg_table[i].name, err);
+	abort();
+}
+
+int tn_config_load(struct tn_config *c, const char *path, char *err,
+		   size_t errlen)
+{
+	char abs[PATH_MAX];
+	const char *name = path;
+	size_t len;
+
+	if (cfg_load_file(c, path, 0, NULL, 0, err, errlen) < 0)
+		return -1;
+	/* Absolute, so CONFIG REWRITE still finds it after a chdir to dir. */
+	if (realpath(path, abs) && strlen(abs) < sizeof(c->config_file))
+		name = abs;
+	len = strnlen(name, sizeof(c->config_file) - 1);
+	memcpy(c->config_file, name, len);
+	c->config_file[len] = '\0';
+	return 0;
+}
+
+int tn_config_load_string(struct tn_config *c, const char *text,
+			  const char *origin, char *err, size_t errlen)
+{
+	char *copy = strdup(text);
+	int rc;
+
+	if (!copy) {
+		cfg_errf(err, errlen, "%s: out of memory", origin);
+		return -1;
+	}
+	rc = cfg_load_text(c, copy, origin, 0, err, errlen);
+	free(copy);
+	return rc;
+}
+
+/* Can a client on this host reach `addr` from a loopback address? */
+static bool cfg_bind_reaches_loopback(const char *addr)
+{
+	return strcmp(addr, "*") == 0 || strcmp(addr, "::*") == 0 ||
+	       strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0 ||
+	       strcmp(addr, "::1") == 0 || strncmp(addr, "127.", 4) == 0 ||
+	       strcasecmp(addr, "localhost") == 0;
+}
+
+int tn_config_check(const struct tn_config *c, char *err, size_t errlen)
+{
+	long long online;
+	bool reachable = false;
+	int i;
+
+	if (c->maxclients < 1) {
+		cfg_errf(err, errlen, "maxclients is %lld; it must be at least 1",
+			 c->maxclients);
+		return -1;
+	}
+	if (c->shards < 0 || c->shards > TN_MAX_SHARDS) {
+		cfg_errf(err, errlen,
+			 "shards is %d; it must be between 0 (one per online CPU) and %d",
+			 c->shards, TN_MAX_SHARDS);
+		return -1;
+	}
+	if (c->stripes != 0) {
+		long long s = c->stripes;
+
+		if (!cfg_stripes_valid(&s)) {
+			cfg_errf(err, errlen,
+				 "stripes is %d; it must be 0 (derived) or a power of two between %d and %d",
+				 c->stripes, TN_MIN_STRIPES, TN_MAX_STRIPES);
+			return -1;
+		}
+		online = c->shards ? c->shards : sysconf(_SC_NPROCESSORS_ONLN);
+		if (c->stripes < online) {
+			cfg_errf(err, errlen,
+				 "stripes (%d) is less than the number of shards (%lld); raise stripes or set it to 0",
+				 c->stripes, online);
+			return -1;
+		}
+	}
+	if (c->port == 0 && c->unixsocket[0] == '\0') {
+		cfg_errf(err, errlen,
+			 "port is 0 and unixsocket is not set, so Titan would listen nowhere; set port or unixsocket");
+		return -1;
+	}
+	if (c->nbind < 0 || c->nbind > TN_MAX_BIND ||
+	    (c->nbind == 0 && c->port != 0)) {
+		cfg_errf(err, errlen,
+			 "bind has %d addresses; it needs 1 to %d", c->nbind,
+			 TN_MAX_BIND);
+		return -1;
+	}
+	/*
+	 * Protected mode refuses every non-loopback client while no password
+	 * is set.  If nothing listens where a loopback client can reach it
+	 * either, the server could never be used: say so now.
+	 */
+	if (c->protected_mode && c->requirepass[0] == '\0' &&
+	    c->unixsocket[0] == '\0') {
+		for (i = 0; i < c->nbind; i++)
+			reachable |= cfg_bind_reaches_loopback(c->bind[i]);
+		if (!reachable) {
+			cfg_errf(err, errlen,
+				 "protected-mode is on and requirepass is empty, but no bind address is loopback or wildcard, so no client could connect; set requirepass, add 127.0.0.1 to bind, or set protected-mode no");
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,142 @@
+/*
+ * daemon.h - the supervisor's face: the configuration (titan.conf, parsed
+ * into a flat struct that lives in the shared segment so CONFIG SET in any
+ * process is seen by all), and the entry points of each process role.
+ */
+#ifndef TN_DAEMON_H
+#define TN_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TN_PATH_MAX 1024
+#define TN_MAX_BIND 16
+
+/* Defaults, with units in the names. */
+#define TN_DEFAULT_PORT 6379
+#define TN_DEFAULT_HZ 10
+#define TN_DEFAULT_MAXCLIENTS 10000
+#define TN_DEFAULT_PROTO_MAX_BULK_BYTES (512LL * 1024 * 1024)
+#define TN_DEFAULT_QUERY_BUF_LIMIT_BYTES (1024LL * 1024 * 1024)
+#define TN_DEFAULT_TCP_BACKLOG 511
+#define TN_DEFAULT_TCP_KEEPALIVE_S 300
+#define TN_DEFAULT_INTSET_ENTRIES 512
+#define TN_MIN_STRIPES 64
+
+/*
+ * The live configuration.  Plain data only (no pointers): a copy lives in
+ * the segment.  Strings are NUL-terminated in fixed arrays.
+ */
+struct tn_config {
+	/* network */
+	int port;
+	char bind[TN_MAX_BIND][64];
+	bool bind_optional[TN_MAX_BIND]; /* "-addr": failure is not fatal */
+	int nbind;
+	bool protected_mode;
+	char unixsocket[TN_PATH_MAX];
+	unsigned unixsocketperm;
+	int tcp_backlog;
+	int tcp_keepalive_s;
+	int timeout_s; /* idle client timeout, 0 = never */
+	long long maxclients;
+	/* security */
+	char requirepass[512];
+	/* memory and limits */
+	long long maxmemory_bytes; /* 0: no limit */
+	long long proto_max_bulk_len;
+	long long client_query_buffer_limit;
+	long long set_max_intset_entries;
+	/* process */
+	int shards; /* 0 in the file means "number of online CPUs" */
+	int stripes; /* 0: derived */
+	int hz;
+	bool daemonize;
+	char pidfile[TN_PATH_MAX];
+	char logfile[TN_PATH_MAX];
+	int loglevel; /* enum tn_loglevel */
+	char dir[TN_PATH_MAX];
+	/* where it came from */
+	char config_file[TN_PATH_MAX];
+};
+
+/* Fill `c` with the built-in defaults. */
+void tn_config_defaults(struct tn_config *c);
+
+/*
+ * Parse a redis.conf-syntax file into `c` (which holds the defaults).
+ * On error returns -1 with "file:line: message" in err.  `include` is
+ * followed relative to the working directory, as Redis does.
+ */
+int tn_config_load(struct tn_config *c, const char *path, char *err,
+		   size_t errlen);
+/* Parse directives from a string (command-line "--port 7000" style). */
+int tn_config_load_string(struct tn_config *c, const char *text,
+			  const char *origin, char *err, size_t errlen);
+
+/*
+ * Set one directive from its arguments, as a config line or CONFIG SET
+ * would.  `runtime` refuses directives that cannot change while running
+ * (Redis: "ERR CONFIG SET failed (possibly related to argument '%s') -
+ * can't set immutable config").  Returns 0 or -1 with a message.
+ */
+int tn_config_set(struct tn_config *c, const char *name, int argc,
+		  const char *const *argv, bool runtime, char *err,
+		  size_t errlen);
+/* Format a directive's current value as CONFIG GET shows it.  Returns
+ * -1 if no such directive. */
+int tn_config_get(const struct tn_config *c, const char *name, char *out,
+		  size_t outlen);
+/* Directive names, NULL-terminated, in table order (for CONFIG GET
+ * patterns and the man page consistency test). */
+const char *const *tn_config_names(void);
+/*
+ * Validate what no single directive can check alone, once everything is
+ * loaded: maxclients >= 1, shards 0..256, stripes 0 or a power of two
+ * 64..65536 and >= the number of shards, somewhere to listen, and
+ * protected-mode not locking every client out.  Returns 0, or -1 with a
+ * message (no "file:line:" prefix) in err.
+ */
+int tn_config_check(const struct tn_config *c, char *err, size_t errlen);
+
+/* The running process' view of the configuration (in the segment). */
+extern struct tn_config *tn_conf;
+
+/* Exit status of a child that must not be respawned (bad config). */
+#define TN_EXIT_NORESPAWN 78
+#define TN_MAX_LISTEN 34
+
+/*
+ * What every process inherits from the supervisor at fork: the listening
+ * sockets, one SOCK_SEQPACKET pair per shard (the acceptor hands accepted
+ * sockets down it) and one eventfd per shard to wake it.
+ */
+struct tn_runtime {
+	int nshards;
+	int nlisten;
+	int listen_fd[TN_MAX_LISTEN];
+	bool listen_unix[TN_MAX_LISTEN];
+	int *acc_sock; /* acceptor's end, per shard */
+	int *shard_sock; /* shard's end, per shard */
+	int *shard_wake; /* eventfd, per shard */
+	int pid_supervisor;
+	int shard; /* this process' shard index, -1 elsewhere */
+};
+extern struct tn_runtime tn_rt;
+
+/* What the acceptor tells a shard along with an accepted socket. */
+struct tn_handoff {
+	uint32_t is_unix;
+	uint32_t spare;
+};
+
+/* Process entry points (never return). */
+void tn_acceptor_main(void);
+void tn_shard_main(int index);
+/* Common start of every child: title, parent-death signal, log role. */
+void tn_child_init(const char *title, char role);
+/* Wake shard i's event loop (CLIENT KILL, pub/sub). */
+void tn_shard_wake(int shard);
+
+#endif

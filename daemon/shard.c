@@ -1,0 +1,483 @@
+/*
+ * shard.c - a shard process: an epoll loop over the clients the acceptor
+ * hands it.  It reads, parses RESP, runs commands on the shared keyspace
+ * through tn_dispatch, writes replies, and runs the periodic work (active
+ * expiry of the stripes it owns, idle timeouts, CLIENT KILL requests).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "ipc/ipc.h"
+#include "shm/shm.h"
+#include "store/store.h"
+#include "util/util.h"
+
+#define TN_READ_CHUNK (16 * 1024)
+#define TN_SHUTDOWN_FLUSH_MS 2000
+#define TN_OUT_SHRINK_BYTES (64 * 1024)
+
+/* Tags for epoll data that are not clients (clients are pointers). */
+#define TAG_HANDOFF ((void *)1)
+#define TAG_WAKE ((void *)2)
+#define TAG_TIMER ((void *)3)
+
+static int shard_index;
+static int ep = -1;
+static int timer_fd = -1;
+static volatile sig_atomic_t shard_stop;
+static volatile sig_atomic_t shard_reopen_log;
+static struct shard_client *clients_head;
+static struct proc_shm *me;
+
+struct shard_client {
+	struct tn_client c;
+	struct shard_client *prev, *next;
+	bool want_write;
+};
+
+static void on_term(int sig)
+{
+	shard_stop = 1;
+}
+
+static void on_hup(int sig)
+{
+	shard_reopen_log = 1;
+}
+
+static void format_addr(const struct sockaddr_storage *ss, bool is_unix,
+			char *out, size_t outlen)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (is_unix || ss->ss_family == AF_UNIX) {
+		const struct sockaddr_un *su = (const void *)ss;
+
+		snprintf(out, outlen, "%s:0",
+			 su->sun_path[0] ? su->sun_path : tn_conf->unixsocket);
+		return;
+	}
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		snprintf(out, outlen, "%s:%d", ip, ntohs(s4->sin_port));
+	} else {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		snprintf(out, outlen, "%s:%d", ip, ntohs(s6->sin6_port));
+	}
+}
+
+/* Claim a client_shm slot so CLIENT LIST/KILL in any shard can see us. */
+static uint32_t claim_slot(uint64_t id)
+{
+	static uint32_t hint;
+	uint32_t i, n = tn_seg->nclients;
+
+	for (i = 0; i < n; i++) {
+		uint32_t s = (hint + i) % n;
+		uint64_t expect = 0;
+		struct client_shm *cs = tn_client_slot(s);
+
+		if (atomic_compare_exchange_strong(&cs->id, &expect, id)) {
+			hint = s + 1;
+			return s;
+		}
+	}
+	return UINT32_MAX;
+}
+
+struct client_shm *tn_shard_slot(struct tn_client *c)
+{
+	return c->slot == UINT32_MAX ? NULL : tn_client_slot(c->slot);
+}
+
+static void client_free(struct shard_client *sc)
+{
+	struct tn_client *c = &sc->c;
+	struct client_shm *cs = tn_shard_slot(c);
+
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (sc->prev)
+		sc->prev->next = sc->next;
+	else
+		clients_head = sc->next;
+	if (sc->next)
+		sc->next->prev = sc->prev;
+	tn_client_release(c);
+	if (cs) {
+		cs->kill = 0;
+		atomic_store(&cs->id, 0);
+	}
+	tn_buf_free(&c->in);
+	tn_buf_free(&c->out);
+	tn_resp_req_free(&c->req);
+	free(c->khash);
+	free(sc);
+	me->clients--;
+}
+
+static void adopt(int fd, const struct tn_handoff *h)
+{
+	struct shard_client *sc = calloc(1, sizeof(*sc));
+	struct tn_client *c;
+	struct client_shm *cs;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct epoll_event ev;
+
+	if (!sc) {
+		close(fd);
+		me->clients--;
+		return;
+	}
+	c = &sc->c;
+	c->fd = fd;
+	c->resp = 2;
+	c->id = atomic_fetch_add(&tn_seg->next_client_id, 1);
+	c->authenticated = tn_conf->requirepass[0] == '\0';
+	c->ctime_ms = c->last_ms = tn_mstime();
+	c->reply.out = &c->out;
+	c->reply.resp = 2;
+	c->req.bulk_len = -1;
+	c->loop_data = sc;
+	if (h->is_unix)
+		c->flags |= TN_CLIENT_UNIX;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		format_addr(&ss, h->is_unix, c->addr, sizeof(c->addr));
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		format_addr(&ss, h->is_unix, c->laddr, sizeof(c->laddr));
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	c->slot = claim_slot(c->id);
+	cs = tn_shard_slot(c);
+	if (cs) {
+		cs->shard = shard_index;
+		cs->fd = fd;
+		cs->db = 0;
+		cs->resp = 2;
+		cs->flags = c->flags;
+		cs->ctime_ms = c->ctime_ms;
+		cs->last_ms = c->last_ms;
+		cs->name[0] = '\0';
+		cs->qbuf = cs->obuf = 0;
+		strcpy(cs->lastcmd, "NULL");
+		snprintf(cs->addr, sizeof(cs->addr), "%s", c->addr);
+		snprintf(cs->laddr, sizeof(cs->laddr), "%s", c->laddr);
+	}
+	sc->next = clients_head;
+	if (clients_head)
+		clients_head->prev = sc;
+	clients_head = sc;
+	me->connections++;
+	ev.events = EPOLLIN;
+	ev.data.ptr = sc;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		client_free(sc);
+}
+
+static void handoff_ready(void)
+{
+	struct tn_handoff h;
+	ssize_t n;
+	int fd;
+
+	for (;;) {
+		n = tn_fd_recv(tn_rt.shard_sock[shard_index], &fd, &h,
+			       sizeof(h));
+		if (n <= 0)
+			return;
+		if (fd < 0)
+			continue;
+		if (n != sizeof(h))
+			memset(&h, 0, sizeof(h));
+		adopt(fd, &h);
+	}
+}
+
+static void set_want_write(struct shard_client *sc, bool want)
+{
+	struct epoll_event ev;
+
+	if (sc->want_write == want)
+		return;
+	sc->want_write = want;
+	ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+	ev.data.ptr = sc;
+	epoll_ctl(ep, EPOLL_CTL_MOD, sc->c.fd, &ev);
+}
+
+/* Write what we can; returns -1 if the client is to be freed. */
+static int client_write(struct shard_client *sc)
+{
+	struct tn_client *c = &sc->c;
+	struct tn_buf *o = &c->out;
+	ssize_t n;
+
+	while (tn_buf_pending(o)) {
+		n = write(c->fd, o->data + o->off, tn_buf_pending(o));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -1;
+		}
+		o->off += n;
+		me->net_out += n;
+	}
+	if (!tn_buf_pending(o)) {
+		o->off = o->len = 0;
+		if (o->cap > TN_OUT_SHRINK_BYTES)
+			tn_buf_free(o);
+		set_want_write(sc, false);
+		if (c->flags & TN_CLIENT_CLOSE_AFTER_REPLY)
+			return -1;
+	} else {
+		set_want_write(sc, true);
+	}
+	return 0;
+}
+
+static void process_input(struct shard_client *sc)
+{
+	struct tn_client *c = &sc->c;
+	struct tn_resp_limits lim;
+	char err[256];
+	int rc;
+
+	lim.max_bulk = tn_conf->proto_max_bulk_len;
+	lim.max_query = tn_conf->client_query_buffer_limit;
+	while (!(c->flags & (TN_CLIENT_CLOSE_AFTER_REPLY |
+			     TN_CLIENT_CLOSE_ASAP)) &&
+	       tn_buf_pending(&c->in)) {
+		lim.authenticated = c->authenticated;
+		rc = tn_resp_parse(&c->req, &c->in, &lim, err, sizeof(err));
+		if (rc == TN_RESP_MORE)
+			break;
+		if (rc == TN_RESP_ERROR) {
+			tn_reply_error(&c->reply, err);
+			c->flags |= TN_CLIENT_CLOSE_AFTER_REPLY;
+			tn_verbose("closing client %s: %s", c->addr, err);
+			break;
+		}
+		if (rc == TN_RESP_DONE) {
+			c->last_ms = tn_mstime();
+			tn_dispatch(c, c->req.argv, (int)c->req.argc,
+				    shard_index);
+		}
+		tn_resp_req_reset(&c->req);
+	}
+	tn_buf_compact(&c->in);
+}
+
+static void client_readable(struct shard_client *sc)
+{
+	struct tn_client *c = &sc->c;
+	size_t want = TN_READ_CHUNK;
+	ssize_t n;
+
+	/* a big bulk in progress: read it in one go where we can */
+	if (c->req.bulk_len > TN_MBULK_BIG_ARG)
+		want = TN_MAX((size_t)c->req.bulk_len + 2, want);
+	if (tn_buf_reserve(&c->in, want) < 0) {
+		client_free(sc);
+		return;
+	}
+	n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		client_free(sc);
+		return;
+	}
+	if (n < 0)
+		return;
+	c->in.len += n;
+	me->net_in += n;
+	process_input(sc);
+	if (c->reply.oom || (c->flags & TN_CLIENT_CLOSE_ASAP)) {
+		client_free(sc);
+		return;
+	}
+	if (client_write(sc) < 0)
+		client_free(sc);
+}
+
+/* CLIENT KILL flags, idle timeouts, and a dead supervisor. */
+static void check_clients(int64_t now)
+{
+	struct shard_client *sc, *next;
+
+	for (sc = clients_head; sc; sc = next) {
+		struct client_shm *cs = tn_shard_slot(&sc->c);
+
+		next = sc->next;
+		if ((cs && cs->kill) || (sc->c.flags & TN_CLIENT_CLOSE_ASAP)) {
+			client_free(sc);
+			continue;
+		}
+		if (tn_conf->timeout_s > 0 &&
+		    now - sc->c.last_ms > (int64_t)tn_conf->timeout_s * 1000 &&
+		    !tn_buf_pending(&sc->c.out)) {
+			tn_verbose("closing idle client %s", sc->c.addr);
+			client_free(sc);
+		}
+	}
+}
+
+static void cron(void)
+{
+	uint64_t ticks;
+	int64_t now = tn_mstime();
+	int64_t budget_us;
+
+	if (read(timer_fd, &ticks, sizeof(ticks)) < 0) {
+		/* spurious wakeup */
+	}
+	if (getppid() != tn_rt.pid_supervisor) {
+		shard_stop = 1;
+		return;
+	}
+	/* Redis spends at most 25% of each cron period on active expiry */
+	budget_us = 250000 / TN_MAX(tn_conf->hz, 1);
+	tn_expire_cycle(shard_index, tn_rt.nshards, budget_us);
+	check_clients(now);
+}
+
+static void arm_timer(void)
+{
+	struct itimerspec its = {0};
+	long period_ns = 1000000000L / TN_MAX(tn_conf->hz, 1);
+
+	its.it_interval.tv_sec = period_ns / 1000000000L;
+	its.it_interval.tv_nsec = period_ns % 1000000000L;
+	its.it_value = its.it_interval;
+	timerfd_settime(timer_fd, 0, &its, NULL);
+}
+
+/* Send what is pending to every client, for a bounded time, then close. */
+static void shutdown_clients(void)
+{
+	int64_t deadline = tn_mstime() + TN_SHUTDOWN_FLUSH_MS;
+	struct shard_client *sc, *next;
+	bool pending = true;
+
+	while (pending && tn_mstime() < deadline) {
+		pending = false;
+		for (sc = clients_head; sc; sc = next) {
+			next = sc->next;
+			if (!tn_buf_pending(&sc->c.out))
+				continue;
+			if (client_write(sc) < 0)
+				client_free(sc);
+			else if (tn_buf_pending(&sc->c.out))
+				pending = true;
+		}
+		if (pending)
+			usleep(1000);
+	}
+	while (clients_head)
+		client_free(clients_head);
+}
+
+void tn_shard_main(int index)
+{
+	struct epoll_event ev, evs[256];
+	char title[32];
+	int hz = tn_conf->hz;
+	int i, n;
+
+	shard_index = index;
+	tn_rt.shard = index;
+	snprintf(title, sizeof(title), "shard %d", index);
+	tn_child_init(title, 'S');
+	signal(SIGTERM, on_term);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, on_hup);
+	me = tn_proc(TN_PROC_SHARD0 + index);
+	me->pid = getpid();
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ep < 0 || timer_fd < 0)
+		_exit(1);
+	arm_timer();
+	ev.events = EPOLLIN;
+	ev.data.ptr = TAG_HANDOFF;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tn_rt.shard_sock[index], &ev);
+	ev.data.ptr = TAG_WAKE;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tn_rt.shard_wake[index], &ev);
+	ev.data.ptr = TAG_TIMER;
+	epoll_ctl(ep, EPOLL_CTL_ADD, timer_fd, &ev);
+	me->alive = 1;
+
+	while (!shard_stop) {
+		n = epoll_wait(ep, evs, TN_ARRAY_SIZE(evs), -1);
+		for (i = 0; i < n; i++) {
+			void *tag = evs[i].data.ptr;
+			struct shard_client *sc = tag;
+
+			if (tag == TAG_HANDOFF) {
+				handoff_ready();
+			} else if (tag == TAG_WAKE) {
+				uint64_t v;
+
+				if (read(tn_rt.shard_wake[index], &v,
+					 sizeof(v)) < 0) {
+					/* nothing pending */
+				}
+				check_clients(tn_mstime());
+				/* clients freed above may still have events
+				 * in this batch: handle them next round */
+				break;
+			} else if (tag == TAG_TIMER) {
+				cron();
+				if (hz != tn_conf->hz) {
+					hz = tn_conf->hz;
+					arm_timer();
+				}
+				break;
+			} else if (evs[i].events & (EPOLLERR | EPOLLHUP) &&
+				   !(evs[i].events & EPOLLIN)) {
+				client_free(sc);
+				break;
+			} else {
+				if (evs[i].events & EPOLLOUT) {
+					if (client_write(sc) < 0) {
+						client_free(sc);
+						break;
+					}
+				}
+				if (evs[i].events & EPOLLIN) {
+					/* may free sc: later events of this
+					 * batch never refer to it (one
+					 * event per fd per batch) */
+					client_readable(sc);
+				}
+			}
+		}
+		if (shard_reopen_log) {
+			shard_reopen_log = 0;
+			tn_log_reopen();
+		}
+	}
+	me->alive = 0;
+	shutdown_clients();
+	close(timer_fd);
+	close(ep);
+	_exit(0);
+}

@@ -1,0 +1,473 @@
+/*
+ * supervisor.c - creates the shared segment and the sockets, forks the
+ * acceptor and the shards, and watches them: a child that dies is forked
+ * again (with backoff); one that died inside a stripe lock poisons the
+ * store, so every store process restarts (DESIGN.md §7).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+
+#include "daemon/supervisor.h"
+#include "shm/shm.h"
+#include "store/store.h"
+#include "util/util.h"
+
+struct tn_runtime tn_rt = {.shard = -1};
+extern char **environ;
+
+/* The process table, slot 0 the acceptor, 1 + i shard i. */
+struct child {
+	pid_t pid;
+	int restarts;
+	int quick_deaths; /* deaths within a second of starting, in a row */
+	int64_t started_ms;
+	int64_t respawn_at_ms; /* 0: not waiting */
+	bool norespawn;
+};
+
+static struct child *children;
+static int nchildren;
+static int seg_fd = -1;
+static struct tn_seg_params seg_params;
+static struct tn_config *boot_conf;
+
+void tn_child_init(const char *title, char role)
+{
+	sigset_t none;
+
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/* the supervisor may have died before prctl took effect */
+	if (getppid() != tn_rt.pid_supervisor)
+		_exit(0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	setproctitle("-titan: %s", title);
+	tn_log_set_role(role);
+}
+
+void tn_shard_wake(int shard)
+{
+	uint64_t one = 1;
+
+	if (shard < 0 || shard >= tn_rt.nshards)
+		return;
+	if (write(tn_rt.shard_wake[shard], &one, sizeof(one)) < 0) {
+		/* the counter is saturated: the shard is awake anyway */
+	}
+}
+
+static void close_other_ends(int slot)
+{
+	int i;
+
+	for (i = 0; i < tn_rt.nshards; i++) {
+		if (slot != 0)
+			close(tn_rt.acc_sock[i]);
+		if (slot != 1 + i)
+			close(tn_rt.shard_sock[i]);
+	}
+}
+
+static int spawn(int slot)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		tn_warn("cannot fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		close_other_ends(slot);
+		if (slot == 0) {
+			tn_acceptor_main();
+		} else {
+			tn_shard_main(slot - 1);
+		}
+		_exit(0);
+	}
+	children[slot].pid = pid;
+	children[slot].started_ms = tn_mstime();
+	children[slot].respawn_at_ms = 0;
+	tn_proc(slot)->pid = pid;
+	tn_verbose("started %s (pid %d)", slot ? "shard" : "acceptor",
+		   (int)pid);
+	return 0;
+}
+
+static int make_segment(const struct tn_config *c)
+{
+	seg_params.nshards = tn_rt.nshards;
+	seg_params.nstripes = c->stripes;
+	seg_params.nclients = (uint32_t)TN_MIN(c->maxclients + 64, 1 << 20);
+	seg_params.config_bytes = sizeof(struct tn_config);
+	seg_params.key_at = TN_KENTRY_KEY_AT;
+	if (c->maxmemory_bytes > 0) {
+		/* room above the limit so -OOM is decided by the limit, not
+		 * by running out of segment */
+		seg_params.heap_bytes = (size_t)c->maxmemory_bytes +
+					(size_t)c->maxmemory_bytes / 4 +
+					(64u << 20);
+	} else {
+		long pages = sysconf(_SC_PHYS_PAGES);
+		long psz = sysconf(_SC_PAGESIZE);
+		size_t ram = pages > 0 && psz > 0 ? (size_t)pages * psz
+						  : (size_t)4 << 30;
+		/* pages of a memfd are only used when touched */
+		seg_params.heap_bytes = ram;
+	}
+	seg_fd = tn_segment_create(&seg_params);
+	if (seg_fd < 0) {
+		tn_warn("cannot create the shared segment (%zu bytes of heap): %s",
+			seg_params.heap_bytes, strerror(-seg_fd));
+		return -1;
+	}
+	memcpy(tn_ptr(tn_seg->config_off), c, sizeof(*c));
+	tn_conf = tn_ptr(tn_seg->config_off);
+	return 0;
+}
+
+static int make_channels(void)
+{
+	int i, sv[2], n = tn_rt.nshards;
+
+	tn_rt.acc_sock = calloc(n, sizeof(int));
+	tn_rt.shard_sock = calloc(n, sizeof(int));
+	tn_rt.shard_wake = calloc(n, sizeof(int));
+	if (!tn_rt.acc_sock || !tn_rt.shard_sock || !tn_rt.shard_wake)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) <
+		    0)
+			return -1;
+		tn_rt.acc_sock[i] = sv[0];
+		tn_rt.shard_sock[i] = sv[1];
+		tn_rt.shard_wake[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (tn_rt.shard_wake[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void free_channels(void)
+{
+	int i;
+
+	for (i = 0; i < tn_rt.nshards; i++) {
+		close(tn_rt.acc_sock[i]);
+		close(tn_rt.shard_sock[i]);
+		close(tn_rt.shard_wake[i]);
+	}
+	free(tn_rt.acc_sock);
+	free(tn_rt.shard_sock);
+	free(tn_rt.shard_wake);
+}
+
+static int daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return 0;
+}
+
+static void write_pidfile(const char *path)
+{
+	FILE *f;
+
+	if (!path[0])
+		return;
+	f = fopen(path, "w");
+	if (!f) {
+		tn_warn("cannot write pidfile \"%s\": %s", path,
+			strerror(errno));
+		return;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	fclose(f);
+}
+
+static int slot_of(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < nchildren; i++)
+		if (children[i].pid == pid)
+			return i;
+	return -1;
+}
+
+static void kill_all(int sig)
+{
+	int i;
+
+	for (i = 0; i < nchildren; i++)
+		if (children[i].pid > 0)
+			kill(children[i].pid, sig);
+}
+
+/* Wait for every child to exit, SIGKILL after `grace_ms`. */
+static void reap_all(int64_t grace_ms)
+{
+	int64_t deadline = tn_mstime() + grace_ms;
+	bool killed = false;
+	int i, status, left;
+	pid_t pid;
+
+	for (;;) {
+		left = 0;
+		for (i = 0; i < nchildren; i++)
+			if (children[i].pid > 0)
+				left++;
+		if (!left)
+			return;
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid > 0) {
+			i = slot_of(pid);
+			if (i >= 0)
+				children[i].pid = 0;
+			continue;
+		}
+		if (pid < 0 && errno == ECHILD)
+			return;
+		if (!killed && tn_mstime() > deadline) {
+			tn_warn("children did not stop in time; killing them");
+			kill_all(SIGKILL);
+			killed = true;
+		}
+		usleep(10000);
+	}
+}
+
+/*
+ * A child died inside a stripe lock: the keyspace may be half-written.
+ * Stop every store process, rebuild the segment, start them again.
+ */
+static int restart_store(void)
+{
+	struct tn_config saved = *tn_conf;
+	int i;
+
+	tn_warn("a store process died inside a stripe lock; restarting the store");
+	kill_all(SIGKILL);
+	reap_all(5000);
+	tn_segment_destroy(seg_fd);
+	if (make_segment(&saved) < 0)
+		return -1;
+	for (i = 0; i < nchildren; i++) {
+		children[i].restarts++;
+		tn_proc(i)->restarts = children[i].restarts;
+		if (spawn(i) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void child_exited(pid_t pid, int status)
+{
+	int slot = slot_of(pid);
+	struct child *ch;
+	int64_t now = tn_mstime(), delay;
+
+	if (slot < 0)
+		return;
+	ch = &children[slot];
+	ch->pid = 0;
+	tn_proc(slot)->alive = 0;
+	tn_proc(slot)->clients = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == TN_EXIT_NORESPAWN) {
+		tn_warn("%s %d exited on a configuration error; not restarting it",
+			slot ? "shard" : "acceptor", slot - 1);
+		ch->norespawn = true;
+		return;
+	}
+	if (WIFSIGNALED(status))
+		tn_warn("%s (pid %d) killed by signal %d; restarting it",
+			slot ? "shard" : "acceptor", (int)pid,
+			WTERMSIG(status));
+	else
+		tn_warn("%s (pid %d) exited with status %d; restarting it",
+			slot ? "shard" : "acceptor", (int)pid,
+			WEXITSTATUS(status));
+	ch->quick_deaths = now - ch->started_ms < 1000 ? ch->quick_deaths + 1
+						       : 0;
+	delay = ch->quick_deaths ? TN_MIN(100LL << TN_MIN(ch->quick_deaths, 6),
+					  5000)
+				 : 0;
+	ch->restarts++;
+	tn_proc(slot)->restarts = ch->restarts;
+	ch->respawn_at_ms = now + delay;
+}
+
+static int64_t respawn_due(void)
+{
+	int64_t now = tn_mstime(), next = -1;
+	int i;
+
+	for (i = 0; i < nchildren; i++) {
+		struct child *ch = &children[i];
+
+		if (ch->pid || ch->norespawn || !ch->respawn_at_ms)
+			continue;
+		if (ch->respawn_at_ms <= now) {
+			spawn(i);
+			continue;
+		}
+		if (next < 0 || ch->respawn_at_ms - now < next)
+			next = ch->respawn_at_ms - now;
+	}
+	return next;
+}
+
+static int watch(int sfd)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd = {.fd = sfd, .events = POLLIN};
+	int64_t wait_ms;
+	int status;
+	pid_t pid;
+
+	for (;;) {
+		wait_ms = respawn_due();
+		if (tn_seg->poisoned) {
+			if (restart_store() < 0)
+				return 1;
+		}
+		if (poll(&pfd, 1, wait_ms < 0 ? 1000 : (int)wait_ms) <= 0)
+			continue;
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+				child_exited(pid, status);
+			break;
+		case SIGHUP:
+			tn_notice("SIGHUP received: reopening the log file");
+			tn_log_reopen();
+			kill_all(SIGHUP);
+			break;
+		case SIGUSR1:
+			/* a child saw EOWNERDEAD; the poisoned flag is set */
+			break;
+		case SIGTERM:
+		case SIGINT:
+			tn_notice("received %s, shutting down",
+				  si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			return 0;
+		}
+	}
+}
+
+int tn_supervisor_run(struct tn_config *conf, int argc, char **argv)
+{
+	sigset_t mask;
+	int sfd, i, rc = 1;
+	long ncpu;
+
+	boot_conf = conf;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (conf->shards <= 0)
+		conf->shards = ncpu > 0 ? (int)ncpu : 1;
+	if (conf->stripes <= 0) {
+		conf->stripes = TN_MIN_STRIPES;
+		while (conf->stripes < conf->shards * 8)
+			conf->stripes <<= 1;
+	}
+	if (conf->daemonize && daemonize() < 0) {
+		fprintf(stderr, "titan-supervisor: cannot daemonize: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	if (chdir(conf->dir) < 0) {
+		fprintf(stderr, "titan-supervisor: cannot chdir to \"%s\": %s; "
+				"check 'dir'\n",
+			conf->dir, strerror(errno));
+		return 1;
+	}
+	tn_log_init(conf->logfile, conf->loglevel, 'X');
+	setproctitle_init(argc, argv, environ);
+	setproctitle("-titan: supervisor");
+	tn_rt.pid_supervisor = getpid();
+	tn_rt.nshards = conf->shards;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		tn_warn("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	if (tn_listen_open(conf, &tn_rt) < 0)
+		goto out_sfd;
+	if (make_channels() < 0) {
+		tn_warn("cannot create shard channels: %s", strerror(errno));
+		goto out_listen;
+	}
+	if (make_segment(conf) < 0)
+		goto out_channels;
+	write_pidfile(conf->pidfile);
+
+	nchildren = 1 + tn_rt.nshards;
+	children = calloc(nchildren, sizeof(*children));
+	if (!children)
+		goto out_segment;
+	tn_notice("Titan %s starting: %d shards, %u stripes, port %d, pid %d",
+		  TN_VERSION, tn_rt.nshards, tn_seg->nstripes, conf->port,
+		  (int)getpid());
+	for (i = 0; i < nchildren; i++)
+		if (spawn(i) < 0)
+			goto out_children;
+	tn_notice("Ready to accept connections");
+	rc = watch(sfd);
+	tn_seg->shutting_down = 1;
+out_children:
+	kill_all(SIGTERM);
+	reap_all(10000);
+	free(children);
+	if (conf->pidfile[0])
+		unlink(conf->pidfile);
+	if (rc == 0)
+		tn_notice("Titan is now ready to exit, bye bye...");
+out_segment:
+	tn_segment_destroy(seg_fd);
+out_channels:
+	free_channels();
+out_listen:
+	tn_listen_close(&tn_rt, boot_conf);
+out_sfd:
+	close(sfd);
+	return rc;
+}

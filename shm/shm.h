@@ -1,0 +1,320 @@
+/*
+ * shm.h - the shared segment: its layout, the slab allocator over it, the
+ * offset-addressed hash table (dict) and the stripes of the keyspace.
+ *
+ * Everything stored in the segment refers to other things by offset from
+ * the segment base (tn_off), never by pointer.  tn_ptr() turns an offset
+ * into a pointer at the point of use.
+ */
+#ifndef TN_SHM_H
+#define TN_SHM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint64_t tn_off; /* offset from the segment base; 0 means none */
+
+extern char *tn_base; /* where this process mapped the segment */
+
+static inline void *tn_ptr(tn_off off)
+{
+	return off ? (void *)(tn_base + off) : NULL;
+}
+
+static inline tn_off tn_off_of(const void *p)
+{
+	return p ? (tn_off)((const char *)p - tn_base) : 0;
+}
+
+#define TN_CACHELINE 64
+#define TN_SHM_ALIGNED __attribute__((aligned(TN_CACHELINE)))
+
+/* ------------------------------------------------------------------ */
+/* Robust process-shared locks                                          */
+/* ------------------------------------------------------------------ */
+
+/* Initialise a PTHREAD_PROCESS_SHARED + PTHREAD_MUTEX_ROBUST mutex. */
+int tn_lock_init(pthread_mutex_t *m);
+/*
+ * Lock.  Returns 0, or -EOWNERDEAD when the previous owner died holding
+ * it: the lock is then held and made consistent, but what it guards may
+ * be half-written; the caller decides (the shard reports to the
+ * supervisor, which restarts the store).
+ */
+int tn_lock(pthread_mutex_t *m);
+void tn_unlock(pthread_mutex_t *m);
+
+/* ------------------------------------------------------------------ */
+/* Slab allocator (shm/slab.c)                                          */
+/* ------------------------------------------------------------------ */
+
+#define TN_PAGE_SIZE 4096u
+#define TN_SLAB_MAX 2048u /* larger requests take whole page runs */
+/* 8-byte steps to 128, then 8 classes per doubling up to 2048. */
+#define TN_SLAB_NCLASSES 48
+#define TN_HEAP_NBINS 64 /* free-run size bins: exact to 32 pages, then log2 */
+
+/*
+ * One page descriptor per heap page, in an array ahead of the pages.
+ * For a slab page: its size class, free count and free list; for a run
+ * of free or allocated pages: the run length (on the first page) and a
+ * back-pointer to the first page (on the last one) for coalescing.
+ */
+struct page_shm {
+	uint32_t next; /* page index + 1 in a list; 0 ends it */
+	uint32_t prev;
+	uint32_t run; /* pages in the run (first page); first page + 1 (last) */
+	uint16_t cls; /* size class + 1 for slab pages; 0 otherwise */
+	uint16_t nfree; /* free objects on a slab page */
+	uint32_t free_obj; /* byte offset in page of first free object + 1 */
+	uint32_t owner; /* stripe cache index + 1 that owns a slab page */
+	uint32_t flags;
+	uint32_t carved; /* slab page: bytes handed out at least once */
+};
+_Static_assert(sizeof(struct page_shm) == 32, "page_shm size");
+
+/* Per-stripe cache: partially free slab pages of each size class.  Only
+ * touched with the owning stripe's lock held. */
+struct slab_cache_shm {
+	uint32_t partial[TN_SLAB_NCLASSES]; /* page index + 1, list head */
+	uint32_t index; /* this cache's number + 1 */
+	uint32_t spare;
+	uint64_t used_bytes; /* bytes this cache has handed out */
+} TN_SHM_ALIGNED;
+
+/* The global heap: page runs, with its own lock. */
+struct heap_shm {
+	pthread_mutex_t lock;
+	tn_off pages_off; /* first page */
+	tn_off descs_off; /* page_shm array */
+	uint32_t npages;
+	uint32_t free_runs; /* how many free runs run_bins hold */
+	_Atomic uint64_t used_bytes; /* everything handed out, slabs included */
+	_Atomic uint64_t pages_used;
+	uint64_t heap_bytes;
+	uint32_t cache_count;
+	uint32_t spare;
+	tn_off caches_off; /* slab_cache_shm array, one per stripe + 1 */
+	uint64_t bin_map; /* bit b set: run_bins[b] is not empty */
+	uint32_t run_bins[TN_HEAP_NBINS]; /* page index + 1, free run lists */
+} TN_SHM_ALIGNED;
+
+/* Bytes of segment the heap needs to manage `heap_bytes` of objects
+ * (pages + descriptors + caches).  Used to size the segment. */
+size_t tn_heap_footprint(size_t heap_bytes, unsigned ncaches);
+/* Lay out a heap at `off` spanning `footprint` bytes.  0 or -errno. */
+int tn_heap_init(tn_off off, size_t footprint, unsigned ncaches);
+struct heap_shm *tn_heap(void); /* the segment's heap */
+void tn_heap_attach(tn_off heap_off); /* set by tn_segment_* */
+struct slab_cache_shm *tn_heap_cache(unsigned i);
+
+/*
+ * Allocate `n` bytes from cache `c` (the caller holds c's stripe lock).
+ * Returns 0 when the heap is exhausted.  Objects are 8-byte aligned.
+ */
+tn_off tn_alloc(struct slab_cache_shm *c, size_t n);
+/* Free an object (caller holds the lock of the stripe owning its page). */
+void tn_free(tn_off off);
+/* Usable size of an allocated object. */
+size_t tn_alloc_usable(tn_off off);
+/* Grow or shrink; may move.  Returns 0 (old still valid) on failure. */
+tn_off tn_realloc(struct slab_cache_shm *c, tn_off off, size_t n);
+/* Bytes currently handed out (what INFO calls used_memory). */
+uint64_t tn_heap_used(void);
+
+/* ------------------------------------------------------------------ */
+/* Dict: chained hash table with incremental rehash (shm/dict.c)        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Entries are caller-allocated.  Every entry starts with `tn_off next`
+ * and carries its key at byte `key_at`, preceded by its length as a
+ * uint32_t at `key_at - 4`.
+ */
+struct dict_shm {
+	tn_off table[2]; /* arrays of tn_off bucket heads */
+	uint64_t size[2]; /* bucket counts, powers of two (or 0) */
+	uint64_t used[2];
+	int64_t rehash_idx; /* -1 when not rehashing */
+	uint32_t key_at;
+	uint32_t spare;
+};
+
+uint64_t tn_hash(const void *key, size_t len);
+void tn_hash_seed(const uint8_t seed[16]);
+
+void tn_dict_init(struct dict_shm *d, uint32_t key_at);
+static inline uint64_t tn_dict_size(const struct dict_shm *d)
+{
+	return d->used[0] + d->used[1];
+}
+/* Find the entry whose key equals key[0..len); `h` = tn_hash(key, len). */
+tn_off tn_dict_find(struct dict_shm *d, const void *key, size_t len,
+		    uint64_t h);
+/* Link a new entry (its key must not be present).  May grow the table
+ * from `c`; returns 0 or -ENOMEM (entry not linked). */
+int tn_dict_add(struct dict_shm *d, struct slab_cache_shm *c, tn_off e,
+		uint64_t h);
+/* Unlink the entry with this key; returns it (not freed) or 0. */
+tn_off tn_dict_unlink(struct dict_shm *d, struct slab_cache_shm *c,
+		      const void *key, size_t len, uint64_t h);
+/* Swap entry `old` for `new` (same key) in place, e.g. after realloc. */
+void tn_dict_replace(struct dict_shm *d, tn_off old, tn_off new, uint64_t h);
+/* Do `steps` buckets of incremental rehash; returns 1 if more remains. */
+int tn_dict_rehash(struct dict_shm *d, struct slab_cache_shm *c, int steps);
+/* Shrink if mostly empty (call after deletions). */
+void tn_dict_shrink(struct dict_shm *d, struct slab_cache_shm *c);
+/* A uniformly-ish random entry (0 when empty). */
+tn_off tn_dict_random(struct dict_shm *d);
+/*
+ * Redis' reverse-binary cursor scan: calls fn for each entry of the
+ * buckets visited and returns the next cursor (0 when done).  Entries
+ * present for the whole scan are returned at least once, even across
+ * resizes.
+ */
+typedef void (*tn_dict_scan_fn)(void *arg, tn_off entry);
+uint64_t tn_dict_scan(struct dict_shm *d, uint64_t cursor, tn_dict_scan_fn fn,
+		      void *arg);
+/* Free the bucket arrays (entries are the caller's). */
+void tn_dict_release(struct dict_shm *d);
+/* Visit every entry (no modification during the walk). */
+void tn_dict_foreach(struct dict_shm *d, tn_dict_scan_fn fn, void *arg);
+/* Bytes taken by the bucket arrays. */
+uint64_t tn_dict_overhead(const struct dict_shm *d);
+
+/* ------------------------------------------------------------------ */
+/* Stripes and the segment (shm/segment.c, shm/stripe.c)               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A stripe: one part of the keyspace, `hash(key) & (nstripes - 1)`.  Its
+ * lock guards the dict, the TTL index and the stripe's slab cache.  The
+ * TTL index is an array of entry offsets (entries with an expiry) that
+ * active expiry samples at random.
+ */
+struct stripe_shm {
+	pthread_mutex_t lock;
+	struct dict_shm keys;
+	tn_off ttl_arr; /* tn_off[ttl_cap] */
+	uint32_t ttl_len;
+	uint32_t ttl_cap;
+	uint32_t cache; /* slab cache index */
+	uint32_t index;
+	uint64_t expired_stale_perc; /* for INFO: last sample's expired % */
+} TN_SHM_ALIGNED;
+
+/* Per-process slot: liveness and the counters INFO sums. */
+struct proc_shm {
+	_Atomic int32_t pid;
+	_Atomic int32_t alive; /* 1 while the process serves */
+	_Atomic int64_t clients; /* connected clients */
+	_Atomic uint64_t commands;
+	_Atomic uint64_t connections;
+	_Atomic uint64_t rejected;
+	_Atomic uint64_t hits;
+	_Atomic uint64_t misses;
+	_Atomic uint64_t expired;
+	_Atomic uint64_t net_in;
+	_Atomic uint64_t net_out;
+	_Atomic uint64_t cmd_usec;
+	_Atomic uint64_t blocked;
+	_Atomic uint64_t pubsub_channels;
+	_Atomic uint64_t restarts;
+	uint64_t spare[2];
+} TN_SHM_ALIGNED;
+_Static_assert(sizeof(struct proc_shm) % TN_CACHELINE == 0, "proc_shm");
+
+/* One connected client, as CLIENT LIST and CLIENT KILL see it. */
+struct client_shm {
+	_Atomic uint64_t id; /* 0: slot free */
+	_Atomic int32_t kill; /* set by CLIENT KILL; the owner closes it */
+	int32_t shard;
+	int32_t fd;
+	int32_t db;
+	uint32_t flags;
+	int32_t resp;
+	int64_t ctime_ms;
+	_Atomic int64_t last_ms;
+	uint64_t qbuf, obuf;
+	char addr[64];
+	char laddr[64];
+	char name[64];
+	char lastcmd[32];
+	char user[16];
+} TN_SHM_ALIGNED;
+
+#define TN_SEG_MAGIC 0x5449544e5345474dULL /* "TITNSEGM" */
+#define TN_SEG_LAYOUT 1
+#define TN_PROC_ACCEPTOR 0
+#define TN_PROC_SHARD0 1 /* shard i is proc slot 1 + i */
+
+/* The header that starts the segment: magic, layout, table of contents. */
+struct seg_shm {
+	uint64_t magic;
+	uint32_t layout;
+	uint32_t nstripes; /* power of two */
+	uint32_t nshards;
+	uint32_t nprocs;
+	uint32_t nclients; /* client_shm slots */
+	uint32_t spare;
+	uint64_t size;
+	tn_off config_off; /* the live configuration (daemon's struct) */
+	uint64_t config_bytes;
+	tn_off heap_off;
+	tn_off stripes_off;
+	tn_off procs_off;
+	tn_off clients_off;
+	uint8_t hash_seed[16];
+	pthread_mutex_t config_lock; /* CONFIG SET, client table claims */
+	_Atomic uint64_t next_client_id;
+	_Atomic int32_t poisoned; /* a stripe lock owner died mid-write */
+	_Atomic int32_t shutting_down;
+	int64_t start_ms;
+	char run_id[41];
+	_Atomic int64_t stat_reset_ms;
+	_Atomic uint64_t dirty; /* writes since start (INFO rdb_changes...) */
+	_Atomic uint64_t expired_keys, evicted_keys;
+	_Atomic uint64_t expire_cycle_ms;
+};
+
+extern struct seg_shm *tn_seg;
+
+struct tn_seg_params {
+	uint32_t nstripes;
+	uint32_t nshards;
+	uint32_t nclients;
+	size_t heap_bytes;
+	size_t config_bytes;
+	uint32_t key_at; /* the stripes' dict key_at (TN_KENTRY_KEY_AT) */
+};
+
+/* Create, size and lay out a new segment (memfd) and map it; sets
+ * tn_base and tn_seg.  Returns the memfd or -errno. */
+int tn_segment_create(const struct tn_seg_params *p);
+void tn_segment_destroy(int fd);
+
+static inline struct stripe_shm *tn_stripe(uint32_t i)
+{
+	return (struct stripe_shm *)tn_ptr(tn_seg->stripes_off) + i;
+}
+static inline struct proc_shm *tn_proc(uint32_t i)
+{
+	return (struct proc_shm *)tn_ptr(tn_seg->procs_off) + i;
+}
+static inline struct client_shm *tn_client_slot(uint32_t i)
+{
+	return (struct client_shm *)tn_ptr(tn_seg->clients_off) + i;
+}
+static inline uint32_t tn_stripe_of(uint64_t h)
+{
+	return (uint32_t)(h & (tn_seg->nstripes - 1));
+}
+static inline struct slab_cache_shm *tn_stripe_cache(struct stripe_shm *s)
+{
+	return tn_heap_cache(s->cache);
+}
+
+#endif

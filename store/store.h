@@ -1,0 +1,270 @@
+/*
+ * store.h - TitanStore's commands: the client as a command sees it, the
+ * command table, the keyspace (entries in the stripes' dicts, TTLs, lazy
+ * expiry), and the glob matcher.  One file per type: t_string.c, t_set.c,
+ * keys in db.c and t_keys.c, server commands in t_server.c.
+ */
+#ifndef TN_STORE_H
+#define TN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ipc/ipc.h"
+#include "shm/shm.h"
+
+/* ------------------------------------------------------------------ */
+/* Clients                                                              */
+/* ------------------------------------------------------------------ */
+
+#define TN_CLIENT_UNIX (1u << 0)
+#define TN_CLIENT_CLOSE_AFTER_REPLY (1u << 1)
+#define TN_CLIENT_CLOSE_ASAP (1u << 2)
+#define TN_CLIENT_NO_EVICT (1u << 3)
+
+struct tn_client {
+	uint64_t id;
+	int fd;
+	int resp; /* 2 or 3 */
+	uint32_t flags;
+	bool authenticated;
+	uint32_t slot; /* index of its client_shm */
+	struct tn_buf in;
+	struct tn_buf out;
+	struct tn_resp_req req;
+	struct tn_reply reply;
+	int64_t ctime_ms;
+	int64_t last_ms;
+	char name[64];
+	char addr[64]; /* "ip:port" or path */
+	char laddr[64];
+	/* key hashes of the current command, by argv index */
+	uint64_t *khash;
+	size_t khash_cap;
+	void *loop_data; /* the shard's per-client state */
+};
+
+/* The client's slot in the shared client table (NULL if none). */
+struct client_shm *tn_shard_slot(struct tn_client *c);
+/* Drop a closing client's store-side state. */
+void tn_client_release(struct tn_client *c);
+
+/* ------------------------------------------------------------------ */
+/* Command context and table                                            */
+/* ------------------------------------------------------------------ */
+
+/* What a handler gets: the request, where to reply, and the time the
+ * command started (one clock read per command, as Redis caches it). */
+struct tn_ctx {
+	struct tn_client *c;
+	const struct tn_arg *argv;
+	int argc;
+	struct tn_reply *r;
+	int64_t now_ms;
+	const struct tn_cmd *cmd;
+	int shard; /* this process' shard index */
+};
+
+typedef void tn_cmd_fn(struct tn_ctx *x);
+/* For commands whose key positions are not (first, last, step): fill
+ * keys[] with argv indexes; returns the count, or -1 (syntax error left
+ * to the handler, no keys locked). */
+typedef int tn_getkeys_fn(const struct tn_arg *argv, int argc, int *keys,
+			  int max);
+
+enum tn_cmd_flag {
+	TN_CMD_WRITE = 1u << 0,
+	TN_CMD_READONLY = 1u << 1,
+	TN_CMD_DENYOOM = 1u << 2,
+	TN_CMD_ADMIN = 1u << 3,
+	TN_CMD_PUBSUB = 1u << 4,
+	TN_CMD_NOSCRIPT = 1u << 5,
+	TN_CMD_RANDOM = 1u << 6,
+	TN_CMD_LOADING = 1u << 7,
+	TN_CMD_STALE = 1u << 8,
+	TN_CMD_FAST = 1u << 9,
+	TN_CMD_NO_AUTH = 1u << 10,
+	TN_CMD_ALLSTRIPES = 1u << 11, /* walks stripes itself (KEYS, SCAN) */
+	TN_CMD_SENTINEL = 1u << 12,
+	TN_CMD_MAY_REPLICATE = 1u << 13,
+	TN_CMD_NO_MULTI = 1u << 14,
+	TN_CMD_ALLOW_BUSY = 1u << 15,
+};
+
+struct tn_cmd {
+	const char *name; /* lower case */
+	int arity; /* Redis' convention: -N means at least N */
+	uint32_t flags;
+	int first_key, last_key, key_step; /* last < 0 counts from the end */
+	tn_cmd_fn *fn;
+	tn_getkeys_fn *getkeys;
+	const char *acl; /* ACL categories, space separated, no '@' */
+	const struct tn_cmd *sub; /* subcommands (name "config|get"), NULL-ended */
+	const char *summary;
+	const char *since;
+	const char *group;
+};
+
+/* Find a command by name (case-insensitive). */
+const struct tn_cmd *tn_cmd_lookup(const char *name, size_t len);
+/* Find a subcommand of `parent` by name. */
+const struct tn_cmd *tn_cmd_lookup_sub(const struct tn_cmd *parent,
+				       const char *name, size_t len);
+/* The whole table, for COMMAND: i in [0, tn_cmd_count()). */
+const struct tn_cmd *tn_cmd_at(size_t i);
+size_t tn_cmd_count(void);
+/* "config|get" style full name of a (sub)command. */
+const char *tn_cmd_fullname(const struct tn_cmd *cmd);
+
+/*
+ * Collect a command's key argument indexes.  Returns the count (0 for
+ * keyless), or -1 when the arguments do not fit the key spec.
+ */
+int tn_cmd_keys(const struct tn_cmd *cmd, const struct tn_arg *argv, int argc,
+		int *keys, int max);
+
+/*
+ * Run one request for a client: look the command up, check arity, auth
+ * and memory, lock the stripes of its keys in ascending order, call the
+ * handler, unlock.  The reply goes to c->reply.
+ */
+void tn_dispatch(struct tn_client *c, const struct tn_arg *argv, int argc,
+		 int shard);
+
+/* ------------------------------------------------------------------ */
+/* Keyspace (store/db.c)                                                */
+/* ------------------------------------------------------------------ */
+
+enum tn_type { TN_T_STRING = 0, TN_T_SET = 2 }; /* Redis' OBJ_* numbers */
+enum tn_enc {
+	TN_E_STR = 0, /* inline bytes: "int", "embstr" or "raw" by content */
+	TN_E_RAWSTR = 1, /* inline bytes, shown as "raw" (after APPEND...) */
+	TN_E_INTSET = 2, /* value holds tn_off of an intset_shm */
+	TN_E_HT = 3, /* value holds tn_off of a dict_shm of member_shm */
+};
+
+/*
+ * A key: one allocation holding the header, the key, then the value.
+ * A string's bytes are the value; a set's value is the tn_off of its
+ * set object.
+ */
+struct kentry_shm {
+	tn_off next;
+	int64_t expire_ms; /* absolute unix ms; -1: no expiry */
+	uint64_t vlen;
+	uint32_t ttl_slot; /* index in the stripe's TTL array */
+	uint8_t type;
+	uint8_t enc;
+	uint16_t lru; /* seconds clock, for OBJECT IDLETIME */
+	uint32_t keylen;
+	char key[];
+} __attribute__((packed));
+#define TN_KENTRY_KEY_AT offsetof(struct kentry_shm, key)
+
+static inline char *tn_kentry_val(struct kentry_shm *e)
+{
+	return e->key + e->keylen;
+}
+
+/* A set member in a hashtable-encoded set. */
+struct member_shm {
+	tn_off next;
+	uint32_t len;
+	char data[];
+} __attribute__((packed));
+#define TN_MEMBER_KEY_AT offsetof(struct member_shm, data)
+
+/* A set of integers, sorted (Redis' intset, always 64-bit here). */
+struct intset_shm {
+	uint32_t count;
+	uint32_t cap;
+	int64_t v[];
+};
+
+/* A resolved key argument: bytes, hash, stripe (locked by dispatch). */
+struct tn_key {
+	const char *p;
+	size_t len;
+	uint64_t h;
+	struct stripe_shm *s;
+};
+
+/* Resolve argv[i] (a key argument of the current command). */
+struct tn_key tn_key_arg(struct tn_ctx *x, int i);
+/* Resolve any bytes as a key (the caller must hold its stripe's lock). */
+struct tn_key tn_key_of(const char *p, size_t len);
+
+/* Lookup without touching stats; deletes it first if expired. */
+struct kentry_shm *tn_db_find(struct tn_ctx *x, const struct tn_key *k);
+/* Lookup for a read: counts keyspace_hits / keyspace_misses. */
+struct kentry_shm *tn_db_read(struct tn_ctx *x, const struct tn_key *k);
+/*
+ * Create a key of `type` with `vlen` bytes of (uninitialised) value space.
+ * The key must not exist.  NULL on OOM (nothing changed).
+ */
+struct kentry_shm *tn_db_add(struct tn_ctx *x, const struct tn_key *k,
+			     int type, uint64_t vlen);
+/* Give an entry `vlen` value bytes (contents kept up to the shorter).
+ * Returns the entry, possibly moved, or NULL on OOM (old one intact). */
+struct kentry_shm *tn_db_resize(struct tn_ctx *x, const struct tn_key *k,
+				struct kentry_shm *e, uint64_t vlen);
+/* Set a string value, creating or overwriting (drops the old TTL unless
+ * keepttl).  NULL on OOM. */
+struct kentry_shm *tn_db_set_string(struct tn_ctx *x, const struct tn_key *k,
+				    const void *v, size_t len, bool keepttl);
+/* Delete the key if present; returns 1 if it was. */
+int tn_db_delete(struct tn_ctx *x, const struct tn_key *k);
+/* Unlink an entry and free it with its value. */
+void tn_db_delete_entry(struct tn_ctx *x, const struct tn_key *k,
+			struct kentry_shm *e);
+/* Expiry management (absolute ms; -1 removes). 0 or -ENOMEM. */
+int tn_db_set_expire(struct stripe_shm *s, struct kentry_shm *e, int64_t ms);
+/* Free a value's out-of-line objects (sets). */
+void tn_db_free_value(struct kentry_shm *e);
+/* Move an entry (with its value) into stripe `to` under key `k`, deep
+ * copying into that stripe's allocator.  NULL on OOM. */
+struct kentry_shm *tn_db_copy_entry(struct tn_ctx *x, const struct tn_key *k,
+				    const struct kentry_shm *src);
+/* Is this entry past its expiry at `now_ms`? */
+static inline bool tn_kentry_expired(const struct kentry_shm *e, int64_t now)
+{
+	return e->expire_ms >= 0 && e->expire_ms <= now;
+}
+/* Count a write for INFO (rdb_changes_since_last_save). */
+void tn_db_dirty(struct tn_ctx *x, uint64_t n);
+/* Active expiry for the stripes this shard owns; returns keys expired. */
+uint64_t tn_expire_cycle(int shard, int nshards, int64_t budget_us);
+/* Expire one stripe's sampled keys (unit-testable core of the cycle). */
+uint64_t tn_expire_stripe(struct stripe_shm *s, int64_t now_ms,
+			  int64_t deadline_us, unsigned *sampled);
+/* Free every key of every stripe (FLUSHALL). */
+void tn_db_flush_all(struct tn_ctx *x);
+uint64_t tn_db_size(void);
+uint64_t tn_db_expires(void);
+
+/* ------------------------------------------------------------------ */
+/* Replies used across files                                            */
+/* ------------------------------------------------------------------ */
+
+#define TN_ERR_WRONGTYPE                                                     \
+	"WRONGTYPE Operation against a key holding the wrong kind of value"
+#define TN_ERR_SYNTAX "ERR syntax error"
+#define TN_ERR_NOTINT "ERR value is not an integer or out of range"
+#define TN_ERR_NOTFLOAT "ERR value is not a valid float"
+#define TN_ERR_OOM "OOM command not allowed when used memory > 'maxmemory'."
+#define TN_ERR_OVERFLOW "ERR increment or decrement would overflow"
+
+/* Parse argv[i] as a strict integer; on failure reply `err` (or
+ * TN_ERR_NOTINT when NULL) and return false. */
+bool tn_arg_ll(struct tn_ctx *x, int i, long long *out, const char *err);
+bool tn_arg_is(const struct tn_arg *a, const char *word); /* ci compare */
+
+/* ------------------------------------------------------------------ */
+/* Glob matching (store/glob.c), Redis' stringmatchlen rules            */
+/* ------------------------------------------------------------------ */
+
+bool tn_glob_match(const char *pat, size_t plen, const char *s, size_t slen,
+		   bool nocase);
+
+#endif
