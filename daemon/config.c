@@ -20,9 +20,9 @@
  * that a file including itself fails quickly. */
 #define TN_CONFIG_INCLUDE_DEPTH 16
 /* hz is a hint: Redis accepts any non-negative value and clamps it. */
-#define TN_HZ_MIN 1
-#define TN_HZ_MAX 500
-#define TN_MAX_SHARDS 256
+#define TN_HZ_MIN      1
+#define TN_HZ_MAX      500
+#define TN_MAX_SHARDS  256
 #define TN_MAX_STRIPES 65536
 
 #define KB 1024LL
@@ -30,29 +30,29 @@
 #define GB (1024LL * 1024 * 1024)
 
 #define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR(x)	STR_(x)
 
 struct tn_config *tn_conf;
 
 enum cfg_kind {
-	CFG_BOOL, /* yes / no */
-	CFG_INT, /* strict decimal, min..max */
+	CFG_BOOL,   /* yes / no */
+	CFG_INT,    /* strict decimal, min..max */
 	CFG_MEMORY, /* bytes, or 10k, 10kb, 100mb, 1gb */
-	CFG_OCTAL, /* file mode, min..max */
+	CFG_OCTAL,  /* file mode, min..max */
 	CFG_STRING, /* NUL-terminated in a fixed array */
-	CFG_ENUM, /* one of names[], stored as its index */
-	CFG_BIND, /* 1..TN_MAX_BIND addresses, "-addr" is optional */
+	CFG_ENUM,   /* one of names[], stored as its index */
+	CFG_BIND,   /* 1..TN_MAX_BIND addresses, "-addr" is optional */
 };
 
 #define CFG_IMMUTABLE 0x1 /* refused by CONFIG SET */
-#define CFG_NONEMPTY 0x2 /* a string that may not be "" */
+#define CFG_NONEMPTY  0x2 /* a string that may not be "" */
 
 struct cfg_directive {
 	const char *name;
 	enum cfg_kind kind;
 	unsigned flags;
 	size_t offset; /* into struct tn_config */
-	size_t size; /* of that field */
+	size_t size;   /* of that field */
 	long long min, max;
 	const char *const *names; /* CFG_ENUM */
 	/* CFG_INT: refuse (false) or adjust a value already within min..max */
@@ -62,11 +62,11 @@ struct cfg_directive {
 };
 
 static const char *const loglevel_names[] = {
-	[TN_LOG_DEBUG] = "debug",
-	[TN_LOG_VERBOSE] = "verbose",
-	[TN_LOG_NOTICE] = "notice",
-	[TN_LOG_WARNING] = "warning",
-	NULL,
+    [TN_LOG_DEBUG] = "debug",
+    [TN_LOG_VERBOSE] = "verbose",
+    [TN_LOG_NOTICE] = "notice",
+    [TN_LOG_WARNING] = "warning",
+    NULL,
 };
 
 static bool cfg_hz_clamp(long long *v)
@@ -86,63 +86,87 @@ static bool cfg_stripes_valid(long long *v)
 			  (n & (n - 1)) == 0);
 }
 
-#define AT(field)                                      \
-	.offset = offsetof(struct tn_config, field),   \
+#define AT(field)                                                              \
+	.offset = offsetof(struct tn_config, field),                           \
 	.size = sizeof(((struct tn_config *)0)->field)
+
+/* name, field, flags, default as titan.conf would write it, then limits */
+#define D_BOOL(n, f, fl, def)                                                  \
+	{                                                                      \
+		.name = n, .kind = CFG_BOOL, .flags = fl, AT(f),               \
+		.default_text = def                                            \
+	}
+#define D_INT(n, f, fl, def, lo, hi)                                           \
+	D_INT_CHECKED(n, f, fl, def, lo, hi, NULL, NULL)
+/* adj refuses or adjusts a value within lo..hi; wanted says what it takes */
+#define D_INT_CHECKED(n, f, fl, def, lo, hi, adj, wanted)                      \
+	{                                                                      \
+		.name = n, .kind = CFG_INT, .flags = fl, AT(f),                \
+		.default_text = def, .min = lo, .max = hi, .adjust = adj,      \
+		.want = wanted                                                 \
+	}
+#define D_MEMORY(n, f, fl, def, lo)                                            \
+	{                                                                      \
+		.name = n, .kind = CFG_MEMORY, .flags = fl, AT(f),             \
+		.default_text = def, .min = lo, .max = LLONG_MAX               \
+	}
+#define D_OCTAL(n, f, fl, def, lo, hi)                                         \
+	{                                                                      \
+		.name = n, .kind = CFG_OCTAL, .flags = fl, AT(f),              \
+		.default_text = def, .min = lo, .max = hi                      \
+	}
+#define D_STRING(n, f, fl, def)                                                \
+	{                                                                      \
+		.name = n, .kind = CFG_STRING, .flags = fl, AT(f),             \
+		.default_text = def                                            \
+	}
+#define D_ENUM(n, f, fl, def, list)                                            \
+	{                                                                      \
+		.name = n, .kind = CFG_ENUM, .flags = fl, AT(f),               \
+		.default_text = def, .names = list                             \
+	}
+#define D_BIND(n, f, fl, def)                                                  \
+	{                                                                      \
+		.name = n, .kind = CFG_BIND, .flags = fl, AT(f),               \
+		.default_text = def                                            \
+	}
 
 /* Table order is the order of CONFIG GET * and of titan.conf(5). */
 static const struct cfg_directive cfg_table[] = {
-	{ "port", CFG_INT, CFG_IMMUTABLE, AT(port), 0, 65535,
-	  .default_text = STR(TN_DEFAULT_PORT) },
-	{ "bind", CFG_BIND, CFG_IMMUTABLE, AT(bind),
-	  .default_text = "* -::*" },
-	{ "protected-mode", CFG_BOOL, 0, AT(protected_mode),
-	  .default_text = "yes" },
-	{ "unixsocket", CFG_STRING, CFG_IMMUTABLE, AT(unixsocket),
-	  .default_text = "" },
-	{ "unixsocketperm", CFG_OCTAL, CFG_IMMUTABLE, AT(unixsocketperm), 0,
-	  0777, .default_text = "0" },
-	{ "tcp-backlog", CFG_INT, CFG_IMMUTABLE, AT(tcp_backlog), 0, INT_MAX,
-	  .default_text = STR(TN_DEFAULT_TCP_BACKLOG) },
-	{ "tcp-keepalive", CFG_INT, 0, AT(tcp_keepalive_s), 0, INT_MAX,
-	  .default_text = STR(TN_DEFAULT_TCP_KEEPALIVE_S) },
-	{ "timeout", CFG_INT, 0, AT(timeout_s), 0, INT_MAX,
-	  .default_text = "0" },
-	{ "maxclients", CFG_INT, 0, AT(maxclients), 1, UINT_MAX,
-	  .default_text = STR(TN_DEFAULT_MAXCLIENTS) },
-	{ "requirepass", CFG_STRING, 0, AT(requirepass),
-	  .default_text = "" },
-	{ "maxmemory", CFG_MEMORY, 0, AT(maxmemory_bytes), 0, LLONG_MAX,
-	  .default_text = "0" },
-	{ "proto-max-bulk-len", CFG_MEMORY, 0, AT(proto_max_bulk_len), MB,
-	  LLONG_MAX, .default_text = "512mb" },
-	{ "client-query-buffer-limit", CFG_MEMORY, 0,
-	  AT(client_query_buffer_limit), MB, LLONG_MAX,
-	  .default_text = "1gb" },
-	{ "set-max-intset-entries", CFG_INT, 0, AT(set_max_intset_entries), 0,
-	  LLONG_MAX, .default_text = STR(TN_DEFAULT_INTSET_ENTRIES) },
-	{ "hz", CFG_INT, 0, AT(hz), 0, INT_MAX, .adjust = cfg_hz_clamp,
-	  .default_text = STR(TN_DEFAULT_HZ) },
-	{ "daemonize", CFG_BOOL, CFG_IMMUTABLE, AT(daemonize),
-	  .default_text = "no" },
-	{ "pidfile", CFG_STRING, CFG_IMMUTABLE, AT(pidfile),
-	  .default_text = "" },
-	{ "logfile", CFG_STRING, CFG_IMMUTABLE, AT(logfile),
-	  .default_text = "" },
-	{ "loglevel", CFG_ENUM, 0, AT(loglevel), .names = loglevel_names,
-	  .default_text = "notice" },
-	{ "dir", CFG_STRING, CFG_NONEMPTY, AT(dir), .default_text = "./" },
-	{ "shards", CFG_INT, CFG_IMMUTABLE, AT(shards), 0, TN_MAX_SHARDS,
-	  .default_text = "0" },
-	{ "stripes", CFG_INT, CFG_IMMUTABLE, AT(stripes), 0, TN_MAX_STRIPES,
-	  .adjust = cfg_stripes_valid,
-	  .want = "0 or a power of two between " STR(TN_MIN_STRIPES)
-		  " and " STR(TN_MAX_STRIPES),
-	  .default_text = "0" },
+    D_INT("port", port, CFG_IMMUTABLE, STR(TN_DEFAULT_PORT), 0, 65535),
+    D_BIND("bind", bind, CFG_IMMUTABLE, "* -::*"),
+    D_BOOL("protected-mode", protected_mode, 0, "yes"),
+    D_STRING("unixsocket", unixsocket, CFG_IMMUTABLE, ""),
+    D_OCTAL("unixsocketperm", unixsocketperm, CFG_IMMUTABLE, "0", 0, 0777),
+    D_INT("tcp-backlog", tcp_backlog, CFG_IMMUTABLE,
+	  STR(TN_DEFAULT_TCP_BACKLOG), 0, INT_MAX),
+    D_INT("tcp-keepalive", tcp_keepalive_s, 0, STR(TN_DEFAULT_TCP_KEEPALIVE_S),
+	  0, INT_MAX),
+    D_INT("timeout", timeout_s, 0, "0", 0, INT_MAX),
+    D_INT("maxclients", maxclients, 0, STR(TN_DEFAULT_MAXCLIENTS), 1, UINT_MAX),
+    D_STRING("requirepass", requirepass, 0, ""),
+    D_MEMORY("maxmemory", maxmemory_bytes, 0, "0", 0),
+    D_MEMORY("proto-max-bulk-len", proto_max_bulk_len, 0, "512mb", MB),
+    D_MEMORY("client-query-buffer-limit", client_query_buffer_limit, 0, "1gb",
+	     MB),
+    D_INT("set-max-intset-entries", set_max_intset_entries, 0,
+	  STR(TN_DEFAULT_INTSET_ENTRIES), 0, LLONG_MAX),
+    D_INT_CHECKED("hz", hz, 0, STR(TN_DEFAULT_HZ), 0, INT_MAX, cfg_hz_clamp,
+		  NULL),
+    D_BOOL("daemonize", daemonize, CFG_IMMUTABLE, "no"),
+    D_STRING("pidfile", pidfile, CFG_IMMUTABLE, ""),
+    D_STRING("logfile", logfile, CFG_IMMUTABLE, ""),
+    D_ENUM("loglevel", loglevel, 0, "notice", loglevel_names),
+    D_STRING("dir", dir, CFG_NONEMPTY, "./"),
+    D_INT("shards", shards, CFG_IMMUTABLE, "0", 0, TN_MAX_SHARDS),
+    D_INT_CHECKED("stripes", stripes, CFG_IMMUTABLE, "0", 0, TN_MAX_STRIPES,
+		  cfg_stripes_valid,
+		  "0 or a power of two between " STR(
+		      TN_MIN_STRIPES) " and " STR(TN_MAX_STRIPES)),
 };
 
 static void cfg_errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void cfg_errf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -165,71 +189,6 @@ static const struct cfg_directive *cfg_lookup(const char *name)
 	return NULL;
 }
 
-/*
- * Strict decimal as Redis' string2ll(): optional '-', no '+', no spaces,
- * no leading zeros, no overflow.
- */
-static bool cfg_str2ll(const char *s, long long *out)
-{
-	unsigned long long v = 0, limit;
-	bool negative = false;
-
-	if (s[0] == '0' && s[1] == '\0') {
-		*out = 0;
-		return true;
-	}
-	if (*s == '-') {
-		negative = true;
-		s++;
-	}
-	if (*s < '1' || *s > '9')
-		return false;
-	limit = negative ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return false;
-		if (v > (limit - (unsigned)(*s - '0')) / 10)
-			return false;
-		v = v * 10 + (unsigned)(*s - '0');
-	}
-	*out = negative ? (long long)(0 - v) : (long long)v;
-	return true;
-}
-
-/* A memory size as redis.conf's memtoull(): digits, then b, k (1000),
- * kb (1024), m, mb, g or gb, any case. */
-static bool cfg_memtoll(const char *s, long long *out)
-{
-	static const struct {
-		const char *unit;
-		long long mul;
-	} units[] = {
-		{ "", 1 },	    { "b", 1 },	      { "k", 1000 },
-		{ "kb", KB },	    { "m", 1000000 }, { "mb", MB },
-		{ "g", 1000000000 }, { "gb", GB },
-	};
-	unsigned long long v = 0;
-	const char *p = s;
-	size_t i;
-
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (unsigned long long)LLONG_MAX / 10)
-			return false;
-		v = v * 10 + (unsigned)(*p - '0');
-	}
-	if (p == s || v > LLONG_MAX)
-		return false;
-	for (i = 0; i < TN_ARRAY_SIZE(units); i++) {
-		if (strcasecmp(p, units[i].unit) != 0)
-			continue;
-		if (v > (unsigned long long)(LLONG_MAX / units[i].mul))
-			return false;
-		*out = (long long)v * units[i].mul;
-		return true;
-	}
-	return false;
-}
-
 /* Bytes in the largest unit that divides them: "1mb", "1536kb", "10". */
 static const char *cfg_fmt_size(long long v, char *buf, size_t len)
 {
@@ -250,7 +209,7 @@ static const char *cfg_fmt_size(long long v, char *buf, size_t len)
  */
 static int cfg_bad(const struct cfg_directive *d, bool runtime, char *err,
 		   size_t errlen, const char *redis, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+    __attribute__((format(printf, 6, 7)));
 
 static int cfg_bad(const struct cfg_directive *d, bool runtime, char *err,
 		   size_t errlen, const char *redis, const char *fmt, ...)
@@ -260,7 +219,8 @@ static int cfg_bad(const struct cfg_directive *d, bool runtime, char *err,
 
 	if (runtime) {
 		cfg_errf(err, errlen,
-			 "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+			 "ERR CONFIG SET failed (possibly related to argument "
+			 "'%s') - %s",
 			 d->name, redis);
 		return -1;
 	}
@@ -302,8 +262,7 @@ static long long cfg_load_int(const struct tn_config *c,
 }
 
 static int cfg_set_int(struct tn_config *c, const struct cfg_directive *d,
-		       const char *arg, bool runtime, char *err,
-		       size_t errlen)
+		       const char *arg, bool runtime, char *err, size_t errlen)
 {
 	char range[128], want[160];
 	long long v;
@@ -317,14 +276,13 @@ static int cfg_set_int(struct tn_config *c, const struct cfg_directive *d,
 		snprintf(want, sizeof(want), "an integer between %lld and %lld",
 			 d->min, d->max);
 	}
-	if (!cfg_str2ll(arg, &v))
+	if (!tn_str2ll(arg, strlen(arg), &v))
 		return cfg_bad(d, runtime, err, errlen,
 			       "argument couldn't be parsed into an integer",
 			       "wants %s, got '%s'", want, arg);
 	if (v < d->min || v > d->max)
-		return cfg_bad(d, runtime, err, errlen,
-			       d->want ? want : range, "wants %s, got '%s'",
-			       want, arg);
+		return cfg_bad(d, runtime, err, errlen, d->want ? want : range,
+			       "wants %s, got '%s'", want, arg);
 	if (d->adjust && !d->adjust(&v)) {
 		char must[200];
 
@@ -341,15 +299,17 @@ static int cfg_set_memory(struct tn_config *c, const struct cfg_directive *d,
 			  size_t errlen)
 {
 	char range[128], lo[32], hi[32];
-	long long v;
+	unsigned long long v;
 
-	if (!cfg_memtoll(arg, &v))
+	if (tn_parse_memory(arg, &v) < 0)
 		return cfg_bad(d, runtime, err, errlen,
 			       "argument must be a memory value",
-			       "wants a memory size (bytes, or a number with k, kb, m, mb, g or gb such as 100mb), got '%s'",
+			       "wants a memory size (bytes, or a number with "
+			       "k, kb, m, mb, g or gb such as 100mb), got '%s'",
 			       arg);
-	if (v >= d->min && v <= d->max) {
-		cfg_store_int(c, d, v);
+	if (v >= (unsigned long long)d->min &&
+	    v <= (unsigned long long)d->max) {
+		cfg_store_int(c, d, (long long)v);
 		return 0;
 	}
 	snprintf(range, sizeof(range),
@@ -377,26 +337,28 @@ static int cfg_set_octal(struct tn_config *c, const struct cfg_directive *d,
 	snprintf(range, sizeof(range),
 		 "argument must be between %llo and %llo inclusive",
 		 (unsigned long long)d->min, (unsigned long long)d->max);
+	/* stop once past max, so a long string cannot overflow v */
 	for (p = arg; *p >= '0' && *p <= '7' && v <= d->max; p++)
 		v = v * 8 + (*p - '0');
 	if (p == arg || (*p != '\0' && (*p < '0' || *p > '7')))
-		return cfg_bad(d, runtime, err, errlen,
-			       "argument couldn't be parsed as an octal number",
-			       "wants an octal mode between %llo and %llo, got '%s'",
-			       (unsigned long long)d->min,
-			       (unsigned long long)d->max, arg);
+		return cfg_bad(
+		    d, runtime, err, errlen,
+		    "argument couldn't be parsed as an octal number",
+		    "wants an octal mode between %llo and %llo, got '%s'",
+		    (unsigned long long)d->min, (unsigned long long)d->max,
+		    arg);
 	if (*p != '\0' || v < d->min || v > d->max)
-		return cfg_bad(d, runtime, err, errlen, range,
-			       "wants an octal mode between %llo and %llo, got '%s'",
-			       (unsigned long long)d->min,
-			       (unsigned long long)d->max, arg);
+		return cfg_bad(
+		    d, runtime, err, errlen, range,
+		    "wants an octal mode between %llo and %llo, got '%s'",
+		    (unsigned long long)d->min, (unsigned long long)d->max,
+		    arg);
 	cfg_store_int(c, d, v);
 	return 0;
 }
 
 static int cfg_set_bool(struct tn_config *c, const struct cfg_directive *d,
-			const char *arg, bool runtime, char *err,
-			size_t errlen)
+			const char *arg, bool runtime, char *err, size_t errlen)
 {
 	bool v;
 
@@ -412,9 +374,9 @@ static int cfg_set_bool(struct tn_config *c, const struct cfg_directive *d,
 	return 0;
 }
 
-static int cfg_set_string(struct tn_config *c,
-			  const struct cfg_directive *d, const char *arg,
-			  bool runtime, char *err, size_t errlen)
+static int cfg_set_string(struct tn_config *c, const struct cfg_directive *d,
+			  const char *arg, bool runtime, char *err,
+			  size_t errlen)
 {
 	size_t len = strlen(arg);
 	char redis[96];
@@ -435,8 +397,7 @@ static int cfg_set_string(struct tn_config *c,
 }
 
 static int cfg_set_enum(struct tn_config *c, const struct cfg_directive *d,
-			const char *arg, bool runtime, char *err,
-			size_t errlen)
+			const char *arg, bool runtime, char *err, size_t errlen)
 {
 	char list[128] = "", redis[192];
 	size_t used = 0;
@@ -504,8 +465,8 @@ static int cfg_set_bind(struct tn_config *c, const struct cfg_directive *d,
 }
 
 static int cfg_apply(struct tn_config *c, const struct cfg_directive *d,
-		     int argc, const char *const *argv, bool runtime,
-		     char *err, size_t errlen)
+		     int argc, const char *const *argv, bool runtime, char *err,
+		     size_t errlen)
 {
 	if (d->kind == CFG_BIND ? argc < 1 : argc != 1)
 		return cfg_bad(d, runtime, err, errlen,
@@ -539,7 +500,8 @@ int tn_config_set(struct tn_config *c, const char *name, int argc,
 	if (!d) {
 		if (runtime)
 			cfg_errf(err, errlen,
-				 "ERR Unknown option or number of arguments for CONFIG SET - '%s'",
+				 "ERR Unknown option or number of arguments "
+				 "for CONFIG SET - '%s'",
 				 name);
 		else
 			cfg_errf(err, errlen, "unknown directive '%s'", name);
@@ -637,88 +599,81 @@ static char cfg_unescape(char ch)
 	}
 }
 
+static int cfg_hexval(char ch)
+{
+	return isdigit((unsigned char)ch)
+		   ? ch - '0'
+		   : tolower((unsigned char)ch) - 'a' + 10;
+}
+
 /*
- * Split a line into arguments as Redis' sdssplitargs() does: "double
- * quotes" take \xHH, \n, \r, \t, \b, \a and \<char>; 'single quotes'
- * take only \'; a closing quote must be followed by a space or the end.
- * `buf` holds strlen(p) + 1 bytes, `argv` strlen(p) / 2 + 2 entries.
- * Returns the number of arguments, -1 for unbalanced quotes, -2 for a
- * NUL byte (which C strings cannot carry).
+ * Copy a quoted argument, `p` just past its opening quote, to `*outp`.
+ * "Double quotes" take \xHH, \n, \r, \t, \b, \a and \<char>; 'single
+ * quotes' take only \'.  Returns a pointer past the closing quote, or
+ * NULL with *bad set: -1 for unbalanced quotes, -2 for an escaped NUL
+ * (which C strings cannot carry).
+ */
+static const char *cfg_split_quoted(const char *p, char quote, char **outp,
+				    int *bad)
+{
+	char *out = *outp;
+
+	*bad = -1;
+	for (;; p++) {
+		if (*p == '\0')
+			return NULL;
+		if (quote == '"' && p[0] == '\\' && p[1] == 'x' &&
+		    isxdigit((unsigned char)p[2]) &&
+		    isxdigit((unsigned char)p[3])) {
+			*out = (char)(cfg_hexval(p[2]) * 16 + cfg_hexval(p[3]));
+			if (*out++ == '\0') {
+				*bad = -2;
+				return NULL;
+			}
+			p += 3;
+		} else if (quote == '"' && p[0] == '\\' && p[1]) {
+			*out++ = cfg_unescape(*++p);
+		} else if (quote == '\'' && p[0] == '\\' && p[1] == '\'') {
+			*out++ = *++p;
+		} else if (*p == quote) {
+			/* the closing quote must end the argument */
+			if (p[1] && !isspace((unsigned char)p[1]))
+				return NULL;
+			*outp = out;
+			return p + 1;
+		} else {
+			*out++ = *p;
+		}
+	}
+}
+
+/*
+ * Split a line into arguments as Redis' sdssplitargs() does.  A quote may
+ * open mid-argument (a"b c" is one argument).  `buf` holds strlen(p) + 1
+ * bytes, `argv` strlen(p) / 2 + 2 entries.  Returns the number of
+ * arguments, or -1 (unbalanced quotes) or -2 (NUL byte).
  */
 static int cfg_split(const char *p, char *buf, char **argv)
 {
 	char *out = buf;
-	int argc = 0;
+	int argc = 0, bad;
 
 	for (;;) {
-		bool inq = false, insq = false, done = false;
-
-		while (*p && isspace((unsigned char)*p))
+		while (isspace((unsigned char)*p))
 			p++;
 		if (*p == '\0')
 			return argc;
-		argv[argc] = out;
-		while (!done) {
-			if (inq) {
-				if (p[0] == '\\' && p[1] == 'x' &&
-				    isxdigit((unsigned char)p[2]) &&
-				    isxdigit((unsigned char)p[3])) {
-					char hex[3] = { p[2], p[3], '\0' };
-
-					*out = (char)strtol(hex, NULL, 16);
-					if (*out++ == '\0')
-						return -2;
-					p += 3;
-				} else if (p[0] == '\\' && p[1]) {
-					p++;
-					*out++ = cfg_unescape(*p);
-				} else if (*p == '"') {
-					if (p[1] && !isspace((unsigned char)p[1]))
-						return -1;
-					done = true;
-				} else if (*p == '\0') {
-					return -1;
-				} else {
-					*out++ = *p;
-				}
-			} else if (insq) {
-				if (p[0] == '\\' && p[1] == '\'') {
-					p++;
-					*out++ = '\'';
-				} else if (*p == '\'') {
-					if (p[1] && !isspace((unsigned char)p[1]))
-						return -1;
-					done = true;
-				} else if (*p == '\0') {
-					return -1;
-				} else {
-					*out++ = *p;
-				}
-			} else {
-				switch (*p) {
-				case ' ':
-				case '\n':
-				case '\r':
-				case '\t':
-				case '\0':
-					done = true;
-					break;
-				case '"':
-					inq = true;
-					break;
-				case '\'':
-					insq = true;
-					break;
-				default:
-					*out++ = *p;
-					break;
-				}
+		argv[argc++] = out;
+		while (*p && !strchr(" \t\r\n", *p)) {
+			if (*p == '"' || *p == '\'') {
+				p = cfg_split_quoted(p + 1, *p, &out, &bad);
+				if (!p)
+					return bad;
+				break;
 			}
-			if (*p)
-				p++;
+			*out++ = *p++;
 		}
 		*out++ = '\0';
-		argc++;
 	}
 }
 
@@ -749,16 +704,17 @@ static int cfg_load_text(struct tn_config *c, char *text, const char *origin,
 		while (*line == ' ' || *line == '\t' || *line == '\r')
 			line++;
 		end = line + strlen(line);
-		while (end > line && (end[-1] == ' ' || end[-1] == '\t' ||
-				      end[-1] == '\r'))
+		while (end > line &&
+		       (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
 			*--end = '\0';
 		if (*line == '\0' || *line == '#')
 			continue;
 		argc = cfg_split(line, buf, argv);
 		if (argc == -1) {
-			cfg_errf(err, errlen,
-				 "%s:%d: unbalanced quotes in configuration line",
-				 origin, lineno);
+			cfg_errf(
+			    err, errlen,
+			    "%s:%d: unbalanced quotes in configuration line",
+			    origin, lineno);
 			goto out;
 		}
 		if (argc == -2) {
@@ -772,27 +728,28 @@ static int cfg_load_text(struct tn_config *c, char *text, const char *origin,
 		if (strcasecmp(argv[0], "include") == 0) {
 			if (argc != 2) {
 				cfg_errf(err, errlen,
-					 "%s:%d: 'include' wrong number of arguments",
+					 "%s:%d: 'include' wrong number of "
+					 "arguments",
 					 origin, lineno);
 				goto out;
 			}
 			if (depth >= TN_CONFIG_INCLUDE_DEPTH) {
-				cfg_errf(err, errlen,
-					 "%s:%d: includes nested more than %d deep; check for a file that includes itself",
-					 origin, lineno,
-					 TN_CONFIG_INCLUDE_DEPTH);
+				cfg_errf(
+				    err, errlen,
+				    "%s:%d: includes nested more than %d deep; "
+				    "check for a file that includes itself",
+				    origin, lineno, TN_CONFIG_INCLUDE_DEPTH);
 				goto out;
 			}
-			if (cfg_load_file(c, argv[1], depth + 1, origin,
-					  lineno, err, errlen) < 0)
+			if (cfg_load_file(c, argv[1], depth + 1, origin, lineno,
+					  err, errlen) < 0)
 				goto out;
 			continue;
 		}
 		if (tn_config_set(c, argv[0], argc - 1,
 				  (const char *const *)argv + 1, false, msg,
 				  sizeof(msg)) < 0) {
-			cfg_errf(err, errlen, "%s:%d: %s", origin, lineno,
-				 msg);
+			cfg_errf(err, errlen, "%s:%d: %s", origin, lineno, msg);
 			goto out;
 		}
 	}
@@ -844,6 +801,17 @@ static int cfg_load_file(struct tn_config *c, const char *path, int depth,
 		goto out;
 	}
 	text[len] = '\0';
+	if (memchr(text, '\0', len)) {
+		/* the lines after it would be silently lost */
+		const char *nul = text + strlen(text), *p;
+		int lineno = 1;
+
+		for (p = text; p < nul; p++)
+			lineno += *p == '\n';
+		cfg_errf(err, errlen, "%s:%d: NUL byte in configuration file",
+			 path, lineno);
+		goto out;
+	}
 	rc = cfg_load_text(c, text, path, depth, err, errlen);
 out:
 	free(text);
@@ -854,23 +822,25 @@ out:
 /* Apply the table's defaults; they go through the parser like any line. */
 void tn_config_defaults(struct tn_config *c)
 {
-	char buf[64], *argv[34], err[256];
+	char buf[64], *argv[sizeof(buf) / 2 + 2], err[256] = "too long";
 	size_t i;
 	int argc;
 
 	memset(c, 0, sizeof(*c));
 	for (i = 0; i < TN_ARRAY_SIZE(cfg_table); i++) {
 		const struct cfg_directive *d = &cfg_table[i];
-		const char *one[1] = { d->default_text };
+		const char *one[1] = {d->default_text};
 
 		if (d->kind == CFG_BIND) {
+			if (strlen(d->default_text) >= sizeof(buf))
+				goto broken;
 			argc = cfg_split(d->default_text, buf, argv);
 			if (argc < 0 ||
 			    cfg_apply(c, d, argc, (const char *const *)argv,
 				      false, err, sizeof(err)) < 0)
 				goto broken;
-		} else if (cfg_apply(c, d, 1, one, false, err,
-				     sizeof(err)) < 0) {
+		} else if (cfg_apply(c, d, 1, one, false, err, sizeof(err)) <
+			   0) {
 			goto broken;
 		}
 	}
@@ -906,6 +876,8 @@ int tn_config_load_string(struct tn_config *c, const char *text,
 	char *copy = strdup(text);
 	int rc;
 
+	if (!origin)
+		origin = "command line";
 	if (!copy) {
 		cfg_errf(err, errlen, "%s: out of memory", origin);
 		return -1;
@@ -931,13 +903,15 @@ int tn_config_check(const struct tn_config *c, char *err, size_t errlen)
 	int i;
 
 	if (c->maxclients < 1) {
-		cfg_errf(err, errlen, "maxclients is %lld; it must be at least 1",
+		cfg_errf(err, errlen,
+			 "maxclients is %lld; it must be at least 1",
 			 c->maxclients);
 		return -1;
 	}
 	if (c->shards < 0 || c->shards > TN_MAX_SHARDS) {
 		cfg_errf(err, errlen,
-			 "shards is %d; it must be between 0 (one per online CPU) and %d",
+			 "shards is %d; it must be between 0 (one per online "
+			 "CPU) and %d",
 			 c->shards, TN_MAX_SHARDS);
 		return -1;
 	}
@@ -946,28 +920,30 @@ int tn_config_check(const struct tn_config *c, char *err, size_t errlen)
 
 		if (!cfg_stripes_valid(&s)) {
 			cfg_errf(err, errlen,
-				 "stripes is %d; it must be 0 (derived) or a power of two between %d and %d",
+				 "stripes is %d; it must be 0 (derived) or a "
+				 "power of two between %d and %d",
 				 c->stripes, TN_MIN_STRIPES, TN_MAX_STRIPES);
 			return -1;
 		}
 		online = c->shards ? c->shards : sysconf(_SC_NPROCESSORS_ONLN);
 		if (c->stripes < online) {
 			cfg_errf(err, errlen,
-				 "stripes (%d) is less than the number of shards (%lld); raise stripes or set it to 0",
+				 "stripes (%d) is less than the number of "
+				 "shards (%lld); raise stripes or set it to 0",
 				 c->stripes, online);
 			return -1;
 		}
 	}
 	if (c->port == 0 && c->unixsocket[0] == '\0') {
 		cfg_errf(err, errlen,
-			 "port is 0 and unixsocket is not set, so Titan would listen nowhere; set port or unixsocket");
+			 "port is 0 and unixsocket is not set, so Titan would "
+			 "listen nowhere; set port or unixsocket");
 		return -1;
 	}
 	if (c->nbind < 0 || c->nbind > TN_MAX_BIND ||
 	    (c->nbind == 0 && c->port != 0)) {
-		cfg_errf(err, errlen,
-			 "bind has %d addresses; it needs 1 to %d", c->nbind,
-			 TN_MAX_BIND);
+		cfg_errf(err, errlen, "bind has %d addresses; it needs 1 to %d",
+			 c->nbind, TN_MAX_BIND);
 		return -1;
 	}
 	/*
@@ -980,8 +956,12 @@ int tn_config_check(const struct tn_config *c, char *err, size_t errlen)
 		for (i = 0; i < c->nbind; i++)
 			reachable |= cfg_bind_reaches_loopback(c->bind[i]);
 		if (!reachable) {
-			cfg_errf(err, errlen,
-				 "protected-mode is on and requirepass is empty, but no bind address is loopback or wildcard, so no client could connect; set requirepass, add 127.0.0.1 to bind, or set protected-mode no");
+			cfg_errf(
+			    err, errlen,
+			    "protected-mode is on and requirepass is empty, "
+			    "but no bind address is loopback or wildcard, so "
+			    "no client could connect; set requirepass, add "
+			    "127.0.0.1 to bind, or set protected-mode no");
 			return -1;
 		}
 	}

@@ -65,7 +65,7 @@ static void format_addr(const struct sockaddr_storage *ss, bool is_unix,
 	if (is_unix || ss->ss_family == AF_UNIX) {
 		const struct sockaddr_un *su = (const void *)ss;
 
-		snprintf(out, outlen, "%s:0",
+		snprintf(out, outlen, "%.56s:0",
 			 su->sun_path[0] ? su->sun_path : tn_conf->unixsocket);
 		return;
 	}
@@ -355,6 +355,7 @@ static void cron(void)
 	/* Redis spends at most 25% of each cron period on active expiry */
 	budget_us = 250000 / TN_MAX(tn_conf->hz, 1);
 	tn_expire_cycle(shard_index, tn_rt.nshards, budget_us);
+	tn_stats_cron(now);
 	check_clients(now);
 }
 
@@ -416,6 +417,11 @@ void tn_shard_main(int index)
 	if (ep < 0 || timer_fd < 0)
 		_exit(1);
 	arm_timer();
+	/* handoff_ready() drains the socket until it would block */
+	fcntl(tn_rt.shard_sock[index], F_SETFL,
+	      fcntl(tn_rt.shard_sock[index], F_GETFL) | O_NONBLOCK);
+	for (i = 0; i < tn_rt.nlisten; i++)
+		close(tn_rt.listen_fd[i]);
 	ev.events = EPOLLIN;
 	ev.data.ptr = TAG_HANDOFF;
 	epoll_ctl(ep, EPOLL_CTL_ADD, tn_rt.shard_sock[index], &ev);

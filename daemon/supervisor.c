@@ -43,6 +43,17 @@ static int nchildren;
 static int seg_fd = -1;
 static struct tn_seg_params seg_params;
 static struct tn_config *boot_conf;
+/* The original argv[0]: libbsd marks a title shorter than it with a '.'
+ * where it ended, and ps shows "titan: shard 0  ." */
+static char *argv0;
+static size_t argv0_len;
+
+static void set_title(const char *title)
+{
+	setproctitle("-titan: %s", title);
+	if (argv0 && strlen(title) + 7 < argv0_len && argv0[argv0_len] == '.')
+		argv0[argv0_len] = '\0';
+}
 
 void tn_child_init(const char *title, char role)
 {
@@ -55,7 +66,7 @@ void tn_child_init(const char *title, char role)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	setproctitle("-titan: %s", title);
+	set_title(title);
 	tn_log_set_role(role);
 }
 
@@ -412,8 +423,10 @@ int tn_supervisor_run(struct tn_config *conf, int argc, char **argv)
 		return 1;
 	}
 	tn_log_init(conf->logfile, conf->loglevel, 'X');
+	argv0 = argv[0];
+	argv0_len = strlen(argv[0]);
 	setproctitle_init(argc, argv, environ);
-	setproctitle("-titan: supervisor");
+	set_title("supervisor");
 	tn_rt.pid_supervisor = getpid();
 	tn_rt.nshards = conf->shards;
 

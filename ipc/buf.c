@@ -29,7 +29,10 @@ int tn_buf_reserve(struct tn_buf *b, size_t extra)
 	if (extra > SIZE_MAX / 2 - b->len)
 		return -ENOMEM;
 	need = b->len + extra;
-	cap = need < TN_BUF_MAX_PREALLOC ? need * 2 : need + TN_BUF_MAX_PREALLOC;
+	if (need < TN_BUF_MAX_PREALLOC)
+		cap = need * 2;
+	else
+		cap = need + TN_BUF_MAX_PREALLOC;
 	if (cap < TN_BUF_MIN_CAP)
 		cap = TN_BUF_MIN_CAP;
 	p = realloc(b->data, cap);

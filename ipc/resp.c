@@ -26,6 +26,8 @@
  * argv, so one huge request does not pin its memory for good. */
 #define TN_ARGV_KEEP_MAX 1024
 #define TN_INLINE_KEEP_MAX TN_INLINE_MAX
+/* Redis' wording for every framing error; clients match on it. */
+#define PROTO "ERR Protocol error: "
 
 static int resp_fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -110,12 +112,12 @@ static int parse_inline(struct tn_resp_req *req, struct tn_buf *b,
 	size_t avail = tn_buf_pending(b);
 	const char *nl = memchr(start, '\n', avail);
 	size_t linelen, skip;
-	int argc, i;
+	int argc;
 
 	if (!nl) {
 		if (avail > TN_INLINE_MAX)
 			return resp_fail(err, errlen,
-					 "ERR Protocol error: too big inline request");
+					 PROTO "too big inline request");
 		return TN_RESP_MORE;
 	}
 	skip = (size_t)(nl - start) + 1;
@@ -135,17 +137,13 @@ static int parse_inline(struct tn_resp_req *req, struct tn_buf *b,
 			     req->argcap);
 	if (argc < 0)
 		return resp_fail(err, errlen,
-				 "ERR Protocol error: unbalanced quotes in request");
+				 PROTO "unbalanced quotes in request");
 	if ((size_t)argc > req->argcap) {
 		/* Sized by the words actually on the line, never by a claim. */
 		if (req_grow(req, (size_t)argc))
 			return resp_fail(err, errlen, "ERR out of memory");
 		tn_split_args(start, linelen, req->inline_store, req->argv,
 			      req->argcap);
-	}
-	for (i = 0; i < argc; i++) {
-		req->arg_off[i] = (size_t)(req->argv[i].p - req->inline_store);
-		req->arg_len[i] = req->argv[i].len;
 	}
 	req->argc = (size_t)argc;
 	b->off += skip;
@@ -167,7 +165,7 @@ static int parse_mbulk_count(struct tn_resp_req *req, struct tn_buf *b,
 	if (!cr) {
 		if (avail > TN_INLINE_MAX)
 			return resp_fail(err, errlen,
-					 "ERR Protocol error: too big mbulk count string");
+					 PROTO "too big mbulk count string");
 		return TN_RESP_MORE;
 	}
 	linelen = (size_t)(cr - start);
@@ -175,11 +173,10 @@ static int parse_mbulk_count(struct tn_resp_req *req, struct tn_buf *b,
 	if (linelen + 2 > avail)
 		return TN_RESP_MORE;
 	if (!tn_str2ll(start + 1, linelen - 1, &n) || n > INT_MAX)
-		return resp_fail(err, errlen,
-				 "ERR Protocol error: invalid multibulk length");
+		return resp_fail(err, errlen, PROTO "invalid multibulk length");
 	if (n > TN_UNAUTH_MAX_ARGS && !lim->authenticated)
 		return resp_fail(err, errlen,
-				 "ERR Protocol error: unauthenticated multibulk length");
+				 PROTO "unauthenticated multibulk length");
 	if (n <= 0) {
 		b->off += linelen + 2;
 		return TN_RESP_EMPTY;
@@ -193,58 +190,67 @@ static int parse_mbulk_count(struct tn_resp_req *req, struct tn_buf *b,
 	return TN_RESP_DONE;
 }
 
+/* A "$<len>\r\n" line at p.  DONE means req->bulk_len is set and
+ * req->pos is past the line. */
+static int parse_bulk_len(struct tn_resp_req *req, const char *p,
+			  size_t avail, const struct tn_resp_limits *lim,
+			  char *err, size_t errlen)
+{
+	long long max_bulk = lim->max_bulk > 0 ? lim->max_bulk :
+						 TN_PROTO_MAX_BULK_DEFAULT;
+	const char *cr = memchr(p, '\r', avail);
+	size_t linelen;
+	long long n;
+
+	if (!cr) {
+		if (avail > TN_INLINE_MAX)
+			return resp_fail(err, errlen,
+					 PROTO "too big bulk count string");
+		return TN_RESP_MORE;
+	}
+	linelen = (size_t)(cr - p);
+	if (linelen + 2 > avail)
+		return TN_RESP_MORE;
+	if (p[0] != '$')
+		return resp_fail(err, errlen, PROTO "expected '$', got '%c'",
+				 p[0]);
+	if (!tn_str2ll(p + 1, linelen - 1, &n) || n < 0 || n > max_bulk)
+		return resp_fail(err, errlen, PROTO "invalid bulk length");
+	if (n > TN_UNAUTH_MAX_BULK && !lim->authenticated)
+		return resp_fail(err, errlen,
+				 PROTO "unauthenticated bulk length");
+	req->pos += linelen + 2;
+	req->bulk_len = n;
+	return TN_RESP_DONE;
+}
+
 static int parse_mbulk_args(struct tn_resp_req *req, struct tn_buf *b,
 			    const struct tn_resp_limits *lim, char *err,
 			    size_t errlen)
 {
-	long long max_bulk = lim->max_bulk > 0 ? lim->max_bulk :
-						 TN_PROTO_MAX_BULK_DEFAULT;
 	const char *base = b->data + b->off;
 	size_t pending = tn_buf_pending(b);
 	size_t i;
+	int rc;
 
 	while (req->mbulk_left > 0) {
-		const char *p = base + req->pos;
-		size_t avail = pending - req->pos;
-
 		if (req->bulk_len == -1) {
-			const char *cr = memchr(p, '\r', avail);
-			size_t linelen;
-			long long n;
-
-			if (!cr) {
-				if (avail > TN_INLINE_MAX)
-					return resp_fail(err, errlen,
-							 "ERR Protocol error: too big bulk count string");
-				return TN_RESP_MORE;
-			}
-			linelen = (size_t)(cr - p);
-			if (linelen + 2 > avail)
-				return TN_RESP_MORE;
-			if (p[0] != '$')
-				return resp_fail(err, errlen,
-						 "ERR Protocol error: expected '$', got '%c'",
-						 p[0]);
-			if (!tn_str2ll(p + 1, linelen - 1, &n) || n < 0 ||
-			    n > max_bulk)
-				return resp_fail(err, errlen,
-						 "ERR Protocol error: invalid bulk length");
-			if (n > TN_UNAUTH_MAX_BULK && !lim->authenticated)
-				return resp_fail(err, errlen,
-						 "ERR Protocol error: unauthenticated bulk length");
-			req->pos += linelen + 2;
-			req->bulk_len = n;
-			avail -= linelen + 2;
+			rc = parse_bulk_len(req, base + req->pos,
+					    pending - req->pos, lim, err,
+					    errlen);
+			if (rc != TN_RESP_DONE)
+				return rc;
 		}
 		/* +2: the CRLF after the payload, which Redis skips unread. */
-		if (avail < (size_t)req->bulk_len + 2)
+		if (pending - req->pos < (size_t)req->bulk_len + 2)
 			return TN_RESP_MORE;
 		if (req->argc == req->argcap) {
 			size_t cap = req->argcap * 2;
 			size_t most = req->argc + (size_t)req->mbulk_left;
 
 			if (req_grow(req, TN_MIN(cap, most)))
-				return resp_fail(err, errlen, "ERR out of memory");
+				return resp_fail(err, errlen,
+						 "ERR out of memory");
 		}
 		req->arg_off[req->argc] = req->pos;
 		req->arg_len[req->argc] = (size_t)req->bulk_len;
@@ -289,7 +295,7 @@ out:
 		   tn_buf_pending(b) > (unsigned long long)max_query) {
 		req->state = 0;
 		rc = resp_fail(err, errlen,
-			       "ERR Protocol error: client query buffer limit exceeded");
+			       PROTO "client query buffer limit exceeded");
 	}
 	return rc;
 }
@@ -310,6 +316,88 @@ static inline int hexval(char c)
 	return -1;
 }
 
+static inline char unescape(char c)
+{
+	switch (c) {
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	case 'b':
+		return '\b';
+	case 'a':
+		return '\a';
+	default:
+		return c;
+	}
+}
+
+/*
+ * One word of an inline line, starting at a non-blank p; its unescaped
+ * bytes go to *wp.  Returns the position after it (and after the blank
+ * that ended it), or NULL on unbalanced quotes.  The (end - p) checks
+ * stand in for sdssplitargs' reads up to the NUL terminator.
+ */
+static const char *split_word(const char *p, const char *end, char **wp)
+{
+	bool inq = false, insq = false;
+	char *w = *wp;
+
+	for (;; p++) {
+		if (inq) {
+			if (p == end)
+				return NULL;
+			if (*p == '\\' && end - p >= 4 && p[1] == 'x' &&
+			    hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
+				*w++ = (char)(hexval(p[2]) * 16 + hexval(p[3]));
+				p += 3;
+			} else if (*p == '\\' && end - p >= 2) {
+				p++;
+				*w++ = unescape(*p);
+			} else if (*p == '"') {
+				/* "foo"bar is an error, not two words. */
+				if (end - p >= 2 && !split_isspace(p[1]))
+					return NULL;
+				p++;
+				break;
+			} else {
+				*w++ = *p;
+			}
+		} else if (insq) {
+			if (p == end)
+				return NULL;
+			if (*p == '\\' && end - p >= 2 && p[1] == '\'') {
+				p++;
+				*w++ = '\'';
+			} else if (*p == '\'') {
+				if (end - p >= 2 && !split_isspace(p[1]))
+					return NULL;
+				p++;
+				break;
+			} else {
+				*w++ = *p;
+			}
+		} else if (p == end) {
+			break;
+		} else if (*p == ' ' || *p == '\n' || *p == '\r' ||
+			   *p == '\t') {
+			/* Not \v or \f: those are blanks only between words. */
+			p++;
+			break;
+		} else if (*p == '"') {
+			inq = true;
+		} else if (*p == '\'') {
+			insq = true;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*wp = w;
+	return p;
+}
+
 int tn_split_args(const char *line, size_t len, char *store,
 		  struct tn_arg *argv, size_t argmax)
 {
@@ -319,84 +407,19 @@ int tn_split_args(const char *line, size_t len, char *store,
 	size_t argc = 0;
 	char *w = store;
 
-	/* Reading p[1] or p[3] past `end` is guarded by the (p + k < end)
-	 * checks, which stand in for sdssplitargs' NUL terminator. */
 	for (;;) {
-		bool inq = false, insq = false, done = false;
-		char *tok;
+		char *word = w;
 
 		while (p < end && split_isspace(*p))
 			p++;
 		if (p == end)
 			break;
-		tok = w;
-		while (!done) {
-			if (inq) {
-				if (p == end)
-					return -1;
-				if (*p == '\\' && end - p >= 4 && p[1] == 'x' &&
-				    hexval(p[2]) >= 0 && hexval(p[3]) >= 0) {
-					*w++ = (char)(hexval(p[2]) * 16 +
-						      hexval(p[3]));
-					p += 3;
-				} else if (*p == '\\' && end - p >= 2) {
-					p++;
-					switch (*p) {
-					case 'n': *w++ = '\n'; break;
-					case 'r': *w++ = '\r'; break;
-					case 't': *w++ = '\t'; break;
-					case 'b': *w++ = '\b'; break;
-					case 'a': *w++ = '\a'; break;
-					default: *w++ = *p; break;
-					}
-				} else if (*p == '"') {
-					/* "foo"bar is an error, not two words. */
-					if (end - p >= 2 && !split_isspace(p[1]))
-						return -1;
-					done = true;
-				} else {
-					*w++ = *p;
-				}
-			} else if (insq) {
-				if (p == end)
-					return -1;
-				if (*p == '\\' && end - p >= 2 && p[1] == '\'') {
-					p++;
-					*w++ = '\'';
-				} else if (*p == '\'') {
-					if (end - p >= 2 && !split_isspace(p[1]))
-						return -1;
-					done = true;
-				} else {
-					*w++ = *p;
-				}
-			} else if (p == end) {
-				done = true;
-			} else {
-				switch (*p) {
-				case ' ':
-				case '\n':
-				case '\r':
-				case '\t':
-					done = true;
-					break;
-				case '"':
-					inq = true;
-					break;
-				case '\'':
-					insq = true;
-					break;
-				default:
-					*w++ = *p;
-					break;
-				}
-			}
-			if (p < end)
-				p++;
-		}
+		p = split_word(p, end, &w);
+		if (!p)
+			return -1;
 		if (argc < argmax) {
-			argv[argc].p = tok;
-			argv[argc].len = (size_t)(w - tok);
+			argv[argc].p = word;
+			argv[argc].len = (size_t)(w - word);
 		}
 		argc++;
 	}

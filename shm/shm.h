@@ -55,7 +55,7 @@ void tn_unlock(pthread_mutex_t *m);
 #define TN_SLAB_MAX 2048u /* larger requests take whole page runs */
 /* 8-byte steps to 128, then 8 classes per doubling up to 2048. */
 #define TN_SLAB_NCLASSES 48
-#define TN_HEAP_NBINS 64 /* free-run size bins: exact to 32 pages, then log2 */
+#define TN_HEAP_NBINS 64 /* free-run bins: exact to 32 pages, then log2 */
 
 /*
  * One page descriptor per heap page, in an array ahead of the pages.
@@ -161,9 +161,12 @@ int tn_dict_add(struct dict_shm *d, struct slab_cache_shm *c, tn_off e,
 /* Unlink the entry with this key; returns it (not freed) or 0. */
 tn_off tn_dict_unlink(struct dict_shm *d, struct slab_cache_shm *c,
 		      const void *key, size_t len, uint64_t h);
-/* Swap entry `old` for `new` (same key) in place, e.g. after realloc. */
+/* Swap entry `old` for `new` (same key) in its chain, e.g. after
+ * tn_realloc.  `old` is not read (it may be freed): `new` must already
+ * start with old's `next`, as tn_realloc's copy does. */
 void tn_dict_replace(struct dict_shm *d, tn_off old, tn_off new, uint64_t h);
-/* Do `steps` buckets of incremental rehash; returns 1 if more remains. */
+/* Do `steps` buckets of incremental rehash; returns 1 if more remains.
+ * When done and `c` is given, starts a shrink if the table is sparse. */
 int tn_dict_rehash(struct dict_shm *d, struct slab_cache_shm *c, int steps);
 /* Shrink if mostly empty (call after deletions). */
 void tn_dict_shrink(struct dict_shm *d, struct slab_cache_shm *c);
@@ -173,7 +176,7 @@ tn_off tn_dict_random(struct dict_shm *d);
  * Redis' reverse-binary cursor scan: calls fn for each entry of the
  * buckets visited and returns the next cursor (0 when done).  Entries
  * present for the whole scan are returned at least once, even across
- * resizes.
+ * resizes.  fn must not add or unlink entries.
  */
 typedef void (*tn_dict_scan_fn)(void *arg, tn_off entry);
 uint64_t tn_dict_scan(struct dict_shm *d, uint64_t cursor, tn_dict_scan_fn fn,
@@ -251,6 +254,20 @@ struct client_shm {
 #define TN_PROC_ACCEPTOR 0
 #define TN_PROC_SHARD0 1 /* shard i is proc slot 1 + i */
 
+#define TN_METRIC_SAMPLES 16 /* Redis' STATS_METRIC_SAMPLES */
+#define TN_METRIC_PERIOD_MS 100
+enum { TN_METRIC_COMMANDS, TN_METRIC_NET_IN, TN_METRIC_NET_OUT,
+       TN_METRIC_COUNT };
+
+/* One instantaneous metric: per-second rates of the last samples. */
+struct metric_shm {
+	int64_t last_ms;
+	uint64_t last_count;
+	uint32_t idx;
+	uint32_t spare;
+	uint64_t samples[TN_METRIC_SAMPLES];
+};
+
 /* The header that starts the segment: magic, layout, table of contents. */
 struct seg_shm {
 	uint64_t magic;
@@ -278,6 +295,10 @@ struct seg_shm {
 	_Atomic uint64_t dirty; /* writes since start (INFO rdb_changes...) */
 	_Atomic uint64_t expired_keys, evicted_keys;
 	_Atomic uint64_t expire_cycle_ms;
+	/* INFO's instantaneous_* rates: shard 0's cron samples the totals
+	 * every TN_METRIC_PERIOD_MS; only it writes these. */
+	struct metric_shm inst[TN_METRIC_COUNT];
+	_Atomic uint64_t mem_peak; /* used_memory_peak, sampled likewise */
 };
 
 extern struct seg_shm *tn_seg;

@@ -12,7 +12,7 @@
 /* Page descriptor flags.  Only the first and last descriptor of a run
  * are kept up to date; the ones inside a run are stale and never read. */
 #define PG_FREE 1u /* first or last page of a free run */
-#define PG_RUN 2u /* first or last page of an allocated run */
+#define PG_RUN	2u /* first or last page of an allocated run */
 #define PG_SLAB 4u /* a slab page (always a single page) */
 #define PG_TAIL 8u /* last page of a run of more than one page */
 
@@ -22,18 +22,21 @@ _Static_assert(sizeof(struct slab_cache_shm) % TN_CACHELINE == 0, "cache");
 _Static_assert(sizeof(struct heap_shm) % TN_CACHELINE == 0, "heap_shm");
 
 #define RUN_EXACT_BINS 32 /* runs of 1..32 pages have a bin each */
-#define NO_PAGE UINT32_MAX
+#define NO_PAGE	       UINT32_MAX
 
-#define likely(x) __builtin_expect(!!(x), 1)
+#define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* clang-format off */
 static const uint16_t class_size[TN_SLAB_NCLASSES] = {
-	8,    16,   24,   32,   40,   48,   56,   64,   72,   80,
-	88,   96,   104,  112,  120,  128,  144,  160,  176,  192,
-	208,  224,  240,  256,  288,  320,  352,  384,  416,  448,
-	480,  512,  576,  640,  704,  768,  832,  896,  960,  1024,
+	8,    16,   24,   32,   40,   48,   56,   64,
+	72,   80,   88,   96,   104,  112,  120,  128,
+	144,  160,  176,  192,  208,  224,  240,  256,
+	288,  320,  352,  384,  416,  448,  480,  512,
+	576,  640,  704,  768,  832,  896,  960,  1024,
 	1152, 1280, 1408, 1536, 1664, 1792, 1920, 2048,
 };
+/* clang-format on */
 
 /* This process' view of the heap, set by tn_heap_attach(). */
 static struct {
@@ -415,6 +418,13 @@ static size_t align_up(size_t v, size_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+static tn_off pages_end(tn_off descs_off, size_t np)
+{
+	return align_up(descs_off + np * sizeof(struct page_shm),
+			TN_PAGE_SIZE) +
+	       (np << PAGE_SHIFT);
+}
+
 static size_t heap_meta_bytes(unsigned ncaches)
 {
 	return align_up(sizeof(struct heap_shm), TN_CACHELINE) +
@@ -454,13 +464,13 @@ int tn_heap_init(tn_off off, size_t footprint, unsigned ncaches)
 	np = (end - descs_off) / (TN_PAGE_SIZE + sizeof(struct page_shm));
 	if (np > UINT32_MAX - 1)
 		np = UINT32_MAX - 1;
-	while (np && align_up(descs_off + np * sizeof(struct page_shm),
-			      TN_PAGE_SIZE) + (np << PAGE_SHIFT) > end)
+	/* Pages start at the first page boundary after the descriptors. */
+	while (np && pages_end(descs_off, np) > end)
 		np--;
 	if (!np)
 		return -EINVAL;
-	pages_off = align_up(descs_off + np * sizeof(struct page_shm),
-			     TN_PAGE_SIZE);
+	pages_off =
+	    align_up(descs_off + np * sizeof(struct page_shm), TN_PAGE_SIZE);
 
 	h = tn_ptr(off);
 	memset(h, 0, sizeof(*h));

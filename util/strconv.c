@@ -70,7 +70,7 @@ int tn_str2ld(const char *s, size_t len, long double *out)
 
 	if (len == 0 || len >= sizeof(buf))
 		return 0;
-	/* strtold skips leading blanks and would accept " 1"; Redis does not. */
+	/* strtold skips leading blanks, so " 1" would pass; not in Redis. */
 	if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r'))
 		return 0;
 	memcpy(buf, s, len);
@@ -90,11 +90,12 @@ int tn_str2ld(const char *s, size_t len, long double *out)
 
 int tn_ll2str(char *buf, long long v)
 {
-	static const char digits[201] = "0001020304050607080910111213141516171819"
-					"2021222324252627282930313233343536373839"
-					"4041424344454647484950515253545556575859"
-					"6061626364656667686970717273747576777879"
-					"8081828384858687888990919293949596979899";
+	static const char digits[201] =
+		"0001020304050607080910111213141516171819"
+		"2021222324252627282930313233343536373839"
+		"4041424344454647484950515253545556575859"
+		"6061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
 	char tmp[TN_LL_MAX_CHARS];
 	unsigned long long u;
 	int n = 0, len = 0;
