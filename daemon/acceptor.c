@@ -25,6 +25,13 @@ static void on_term(int sig)
 	acceptor_stop = 1;
 }
 
+static volatile sig_atomic_t acceptor_reopen_log;
+
+static void on_hup(int sig)
+{
+	acceptor_reopen_log = 1;
+}
+
 static const char denied_msg[] =
 	"-DENIED Redis is running in protected mode because protected mode "
 	"is enabled and no password is set for the default user. In this mode "
@@ -162,7 +169,7 @@ void tn_acceptor_main(void)
 	tn_child_init("acceptor", 'A');
 	signal(SIGTERM, on_term);
 	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
+	signal(SIGHUP, on_hup);
 	tn_proc(TN_PROC_ACCEPTOR)->alive = 1;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
@@ -176,6 +183,11 @@ void tn_acceptor_main(void)
 		n = epoll_wait(ep, evs, TN_ARRAY_SIZE(evs), 1000);
 		if (getppid() != tn_rt.pid_supervisor)
 			break;
+		if (acceptor_reopen_log) {
+			acceptor_reopen_log = 0;
+			tn_log_reopen();
+		}
+		tn_log_set_level(tn_conf->loglevel);
 		for (i = 0; i < n; i++) {
 			int li = evs[i].data.u32;
 

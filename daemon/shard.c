@@ -122,6 +122,10 @@ static void client_free(struct shard_client *sc)
 	tn_client_release(c);
 	if (cs) {
 		cs->kill = 0;
+		/* before the release: the supervisor frees the slots of a
+		 * dead shard by this field, and a slot claimed anew must not
+		 * look like one of those */
+		cs->shard = -1;
 		atomic_store(&cs->id, 0);
 	}
 	tn_buf_free(&c->in);
@@ -357,6 +361,8 @@ static void cron(void)
 	tn_expire_cycle(shard_index, tn_rt.nshards, budget_us);
 	tn_stats_cron(now);
 	check_clients(now);
+	/* CONFIG SET loglevel in any process reaches every process here */
+	tn_log_set_level(tn_conf->loglevel);
 }
 
 static void arm_timer(void)

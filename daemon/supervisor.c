@@ -121,6 +121,8 @@ static int spawn(int slot)
 
 static int make_segment(const struct tn_config *c)
 {
+	uint32_t i;
+
 	seg_params.nshards = tn_rt.nshards;
 	seg_params.nstripes = c->stripes;
 	seg_params.nclients = (uint32_t)TN_MIN(c->maxclients + 64, 1 << 20);
@@ -148,6 +150,8 @@ static int make_segment(const struct tn_config *c)
 	}
 	memcpy(tn_ptr(tn_seg->config_off), c, sizeof(*c));
 	tn_conf = tn_ptr(tn_seg->config_off);
+	for (i = 0; i < tn_seg->nclients; i++)
+		tn_client_slot(i)->shard = -1; /* see release_client_slots */
 	return 0;
 }
 
@@ -300,6 +304,28 @@ static int restart_store(void)
 	return 0;
 }
 
+/*
+ * A dead shard cannot free its clients' slots: CLIENT LIST would show
+ * them for ever.  A slot is free when its id is 0; a live shard that
+ * claims one writes `shard` after the claim, and a released slot has
+ * shard -1, so a fresh claim never looks like one of the dead shard's.
+ */
+static void release_client_slots(int shard)
+{
+	uint32_t i;
+
+	for (i = 0; i < tn_seg->nclients; i++) {
+		struct client_shm *cs = tn_client_slot(i);
+		uint64_t id = atomic_load(&cs->id);
+
+		if (!id || cs->shard != shard)
+			continue;
+		cs->kill = 0;
+		cs->shard = -1;
+		atomic_compare_exchange_strong(&cs->id, &id, 0);
+	}
+}
+
 static void child_exited(pid_t pid, int status)
 {
 	int slot = slot_of(pid);
@@ -312,6 +338,8 @@ static void child_exited(pid_t pid, int status)
 	ch->pid = 0;
 	tn_proc(slot)->alive = 0;
 	tn_proc(slot)->clients = 0;
+	if (slot > 0)
+		release_client_slots(slot - 1);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == TN_EXIT_NORESPAWN) {
 		tn_warn("%s %d exited on a configuration error; not restarting it",
 			slot ? "shard" : "acceptor", slot - 1);

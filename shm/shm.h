@@ -207,6 +207,12 @@ struct stripe_shm {
 	uint32_t cache; /* slab cache index */
 	uint32_t index;
 	uint64_t expired_stale_perc; /* for INFO: last sample's expired % */
+	/*
+	 * Set while the lock holder may be changing the stripe.  A holder
+	 * that dies with it clear was only reading: the stripe is intact and
+	 * the next locker carries on; with it set the store is poisoned.
+	 */
+	_Atomic uint32_t writing;
 } TN_SHM_ALIGNED;
 
 /* Per-process slot: liveness and the counters INFO sums. */

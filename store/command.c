@@ -25,6 +25,9 @@ static const struct tn_cmd *const *all_tables(size_t *n)
 		tn_cmds_keys,
 		tn_cmds_set,
 		tn_cmds_server,
+		tn_cmds_info,
+		tn_cmds_client,
+		tn_cmds_command,
 	};
 
 	*n = TN_ARRAY_SIZE(t);

@@ -62,6 +62,16 @@ static int unique_stripes(uint32_t *s, int n)
 	return j + 1;
 }
 
+int tn_stripe_lock(struct stripe_shm *s)
+{
+	if (tn_unlikely(tn_lock(&s->lock) == -EOWNERDEAD) && s->writing) {
+		tn_seg->poisoned = 1;
+		kill(tn_rt.pid_supervisor, SIGUSR1);
+		return -EOWNERDEAD;
+	}
+	return 0;
+}
+
 static void poison(void)
 {
 	tn_seg->poisoned = 1;
@@ -182,9 +192,14 @@ void tn_dispatch(struct tn_client *c, const struct tn_arg *argv, int argc,
 		stripes[i] = tn_stripe_of(h);
 	}
 	nstripes = unique_stripes(stripes, nkeys);
-	for (i = 0; i < nstripes; i++)
-		if (tn_lock(&tn_stripe(stripes[i])->lock) == -EOWNERDEAD)
+	for (i = 0; i < nstripes; i++) {
+		struct stripe_shm *s = tn_stripe(stripes[i]);
+
+		if (tn_stripe_lock(s) < 0)
 			poisoned = true;
+		if (cmd->flags & TN_CMD_WRITE)
+			s->writing = 1;
+	}
 
 	start_us = tn_ustime();
 	x.now_ms = start_us / 1000;
@@ -197,8 +212,12 @@ void tn_dispatch(struct tn_client *c, const struct tn_arg *argv, int argc,
 	} else {
 		cmd->fn(&x);
 	}
-	for (i = nstripes - 1; i >= 0; i--)
-		tn_unlock(&tn_stripe(stripes[i])->lock);
+	for (i = nstripes - 1; i >= 0; i--) {
+		struct stripe_shm *s = tn_stripe(stripes[i]);
+
+		s->writing = 0;
+		tn_unlock(&s->lock);
+	}
 
 	{
 		struct proc_shm *p = tn_proc(TN_PROC_SHARD0 + shard);

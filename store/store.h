@@ -125,6 +125,14 @@ int tn_cmd_keys(const struct tn_cmd *cmd, const struct tn_arg *argv, int argc,
 		int *keys, int max);
 
 /*
+ * Lock a stripe.  A previous holder that died while writing poisons the
+ * store (the supervisor restarts it) and -EOWNERDEAD is returned with the
+ * lock held; one that died while reading is forgotten.  Callers that
+ * change the stripe set s->writing while they do.
+ */
+int tn_stripe_lock(struct stripe_shm *s);
+
+/*
  * Run one request for a client: look the command up, check arity, auth
  * and memory, lock the stripes of its keys in ascending order, call the
  * handler, unlock.  The reply goes to c->reply.
@@ -231,6 +239,12 @@ static inline bool tn_kentry_expired(const struct kentry_shm *e, int64_t now)
 {
 	return e->expire_ms >= 0 && e->expire_ms <= now;
 }
+/* The 16-bit seconds clock kentry_shm.lru holds (OBJECT IDLETIME);
+ * tn_db_read, tn_db_add and tn_db_set_string stamp entries with it. */
+uint16_t tn_db_lru_clock(int64_t now_ms);
+/* Shard 0's cron: sample INFO's instantaneous rates and memory peak
+ * (store/t_info.c; a no-op in other shards). */
+void tn_stats_cron(int64_t now_ms);
 /* Count a write for INFO (rdb_changes_since_last_save). */
 void tn_db_dirty(struct tn_ctx *x, uint64_t n);
 /* Active expiry for the stripes this shard owns; returns keys expired. */
