@@ -295,6 +295,13 @@ static void client_readable(struct shard_client *sc)
 	struct tn_client *c = &sc->c;
 	size_t want = TN_READ_CHUNK;
 	ssize_t n;
+	struct client_shm *cs = tn_shard_slot(c);
+
+	/* CLIENT KILL from another shard: no command of ours runs after it */
+	if (cs && cs->kill) {
+		client_free(sc);
+		return;
+	}
 
 	/* a big bulk in progress: read it in one go where we can */
 	if (c->req.bulk_len > TN_MBULK_BIG_ARG)

@@ -20,6 +20,12 @@ static size_t entry_bytes(size_t keylen, uint64_t vlen)
 	return sizeof(struct kentry_shm) + keylen + vlen;
 }
 
+uint16_t tn_db_lru_clock(int64_t now_ms)
+{
+	/* seconds since the segment was created; wraps after ~18 hours */
+	return (uint16_t)((now_ms - tn_seg->start_ms) / 1000);
+}
+
 int tn_db_set_expire(struct stripe_shm *s, struct kentry_shm *e, int64_t ms)
 {
 	tn_off *arr;
@@ -101,6 +107,9 @@ void tn_db_delete_entry(struct tn_ctx *x, const struct tn_key *k,
 static void expire_now(struct tn_ctx *x, const struct tn_key *k,
 		       struct kentry_shm *e)
 {
+	/* read-only commands expire keys too: a death in here must poison
+	 * (dispatch clears the flag at unlock) */
+	k->s->writing = 1;
 	remove_entry(k->s, k, e);
 	my_proc(x)->expired++;
 }
@@ -121,10 +130,12 @@ struct kentry_shm *tn_db_read(struct tn_ctx *x, const struct tn_key *k)
 {
 	struct kentry_shm *e = tn_db_find(x, k);
 
-	if (e)
+	if (e) {
 		my_proc(x)->hits++;
-	else
+		e->lru = tn_db_lru_clock(x->now_ms);
+	} else {
 		my_proc(x)->misses++;
+	}
 	return e;
 }
 
@@ -143,7 +154,7 @@ struct kentry_shm *tn_db_add(struct tn_ctx *x, const struct tn_key *k,
 	e->ttl_slot = 0;
 	e->type = (uint8_t)type;
 	e->enc = TN_E_STR;
-	e->lru = 0;
+	e->lru = tn_db_lru_clock(x ? x->now_ms : tn_mstime());
 	e->keylen = (uint32_t)k->len;
 	memcpy(e->key, k->p, k->len);
 	if (tn_dict_add(&k->s->keys, c, off, k->h) < 0) {
@@ -201,6 +212,7 @@ struct kentry_shm *tn_db_set_string(struct tn_ctx *x, const struct tn_key *k,
 	if (!e)
 		return NULL;
 	e->enc = TN_E_STR;
+	e->lru = tn_db_lru_clock(x->now_ms);
 	memcpy(tn_kentry_val(e), v, len);
 	return e;
 }
@@ -339,8 +351,15 @@ void tn_db_flush_all(struct tn_ctx *x)
 	for (i = 0; i < tn_seg->nstripes; i++) {
 		struct stripe_shm *s = tn_stripe(i);
 
-		tn_lock(&s->lock);
+		/* a death mid-flush leaves the stripe half-freed: the next
+		 * locker must see a writer died, and poison the store */
+		if (tn_stripe_lock(s) < 0) {
+			tn_unlock(&s->lock);
+			return;
+		}
+		s->writing = 1;
 		flush_stripe(s);
+		s->writing = 0;
 		tn_unlock(&s->lock);
 	}
 }

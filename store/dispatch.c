@@ -197,7 +197,8 @@ void tn_dispatch(struct tn_client *c, const struct tn_arg *argv, int argc,
 
 		if (tn_stripe_lock(s) < 0)
 			poisoned = true;
-		if (cmd->flags & TN_CMD_WRITE)
+		/* lookups take rehash steps: a reader may write then too */
+		if ((cmd->flags & TN_CMD_WRITE) || s->keys.rehash_idx >= 0)
 			s->writing = 1;
 	}
 
