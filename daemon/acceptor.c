@@ -164,12 +164,16 @@ static void handle_accept(int lfd, bool is_unix)
 void tn_acceptor_main(void)
 {
 	struct epoll_event ev, evs[TN_MAX_LISTEN];
+	sigset_t unblock;
 	int ep, i, n;
 
 	tn_child_init("acceptor", 'A');
 	signal(SIGTERM, on_term);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, on_hup);
+	/* handlers in: take what tn_child_init held back */
+	sigemptyset(&unblock);
+	sigprocmask(SIG_SETMASK, &unblock, NULL);
 	tn_proc(TN_PROC_ACCEPTOR)->alive = 1;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)

@@ -411,6 +411,7 @@ static void shutdown_clients(void)
 void tn_shard_main(int index)
 {
 	struct epoll_event ev, evs[256];
+	sigset_t unblock;
 	char title[32];
 	int hz = tn_conf->hz;
 	int i, n;
@@ -422,6 +423,9 @@ void tn_shard_main(int index)
 	signal(SIGTERM, on_term);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, on_hup);
+	/* handlers in: take what tn_child_init held back */
+	sigemptyset(&unblock);
+	sigprocmask(SIG_SETMASK, &unblock, NULL);
 	me = tn_proc(TN_PROC_SHARD0 + index);
 	me->pid = getpid();
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 
 #include "daemon/supervisor.h"
+#include "ipc/ipc.h"
 #include "shm/shm.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -57,14 +59,19 @@ static void set_title(const char *title)
 
 void tn_child_init(const char *title, char role)
 {
-	sigset_t none;
+	sigset_t wait;
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	/* the supervisor may have died before prctl took effect */
 	if (getppid() != tn_rt.pid_supervisor)
 		_exit(0);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* SIGHUP/SIGTERM/SIGINT stay blocked (as in the supervisor) until
+	 * the role has its handlers: their default action would kill it */
+	sigemptyset(&wait);
+	sigaddset(&wait, SIGHUP);
+	sigaddset(&wait, SIGTERM);
+	sigaddset(&wait, SIGINT);
+	sigprocmask(SIG_SETMASK, &wait, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	set_title(title);
 	tn_log_set_role(role);
@@ -281,6 +288,26 @@ static void reap_all(int64_t grace_ms)
 }
 
 /*
+ * Connections the acceptor handed to shards that never read them: the
+ * new segment counts no clients, so they would be counted out but never
+ * in.  The store restarts, every client is dropped; these too.
+ */
+static void drop_pending_handoffs(void)
+{
+	struct tn_handoff h;
+	int i, fd;
+
+	for (i = 0; i < tn_rt.nshards; i++) {
+		int sock = tn_rt.shard_sock[i];
+
+		fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+		while (tn_fd_recv(sock, &fd, &h, sizeof(h)) > 0)
+			if (fd >= 0)
+				close(fd);
+	}
+}
+
+/*
  * A child died inside a stripe lock: the keyspace may be half-written.
  * Stop every store process, rebuild the segment, start them again.
  */
@@ -292,6 +319,7 @@ static int restart_store(void)
 	tn_warn("a store process died inside a stripe lock; restarting the store");
 	kill_all(SIGKILL);
 	reap_all(5000);
+	drop_pending_handoffs();
 	tn_segment_destroy(seg_fd);
 	if (make_segment(&saved) < 0)
 		return -1;
@@ -309,9 +337,11 @@ static int restart_store(void)
  * them for ever.  A slot is free when its id is 0; a live shard that
  * claims one writes `shard` after the claim, and a released slot has
  * shard -1, so a fresh claim never looks like one of the dead shard's.
+ * Returns how many clients the shard had.
  */
-static void release_client_slots(int shard)
+static int64_t release_client_slots(int shard)
 {
+	int64_t n = 0;
 	uint32_t i;
 
 	for (i = 0; i < tn_seg->nclients; i++) {
@@ -322,7 +352,32 @@ static void release_client_slots(int shard)
 			continue;
 		cs->kill = 0;
 		cs->shard = -1;
-		atomic_compare_exchange_strong(&cs->id, &id, 0);
+		if (atomic_compare_exchange_strong(&cs->id, &id, 0))
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Did the dead shard die inside a stripe lock while writing?  Its robust
+ * mutexes tell the next locker, but that may be nobody for a long time:
+ * look now, so a half-written stripe is never served.
+ */
+static void check_stripes(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < tn_seg->nstripes; i++) {
+		struct stripe_shm *s = tn_stripe(i);
+		int r = pthread_mutex_trylock(&s->lock);
+
+		if (r == EOWNERDEAD) {
+			pthread_mutex_consistent(&s->lock);
+			if (s->writing)
+				tn_seg->poisoned = 1;
+		}
+		if (r == 0 || r == EOWNERDEAD)
+			pthread_mutex_unlock(&s->lock);
 	}
 }
 
@@ -337,9 +392,12 @@ static void child_exited(pid_t pid, int status)
 	ch = &children[slot];
 	ch->pid = 0;
 	tn_proc(slot)->alive = 0;
-	tn_proc(slot)->clients = 0;
-	if (slot > 0)
-		release_client_slots(slot - 1);
+	/* only the clients it had: those the acceptor handed it that wait
+	 * unread in its channel go to the next one, and stay counted */
+	if (slot > 0) {
+		tn_proc(slot)->clients -= release_client_slots(slot - 1);
+		check_stripes();
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == TN_EXIT_NORESPAWN) {
 		tn_warn("%s %d exited on a configuration error; not restarting it",
 			slot ? "shard" : "acceptor", slot - 1);
@@ -393,11 +451,12 @@ static int watch(int sfd)
 	pid_t pid;
 
 	for (;;) {
-		wait_ms = respawn_due();
+		/* first: a respawn would only be killed by the restart */
 		if (tn_seg->poisoned) {
 			if (restart_store() < 0)
 				return 1;
 		}
+		wait_ms = respawn_due();
 		if (poll(&pfd, 1, wait_ms < 0 ? 1000 : (int)wait_ms) <= 0)
 			continue;
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
