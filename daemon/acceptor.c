@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -80,8 +81,8 @@ static int64_t total_clients(void)
 	return n;
 }
 
-/* Least loaded live shard, or -1 when none serves. */
-static int pick_shard(void)
+/* Least loaded live shard not in `skip`, or -1 when none serves. */
+static int pick_shard(const uint8_t *skip)
 {
 	int i, best = -1;
 	int64_t best_n = 0;
@@ -89,7 +90,7 @@ static int pick_shard(void)
 	for (i = 0; i < tn_rt.nshards; i++) {
 		struct proc_shm *p = tn_proc(TN_PROC_SHARD0 + i);
 
-		if (!p->alive)
+		if (!p->alive || skip[i])
 			continue;
 		if (best < 0 || p->clients < best_n) {
 			best = i;
@@ -107,15 +108,44 @@ static void reject(int fd, const char *msg, size_t len)
 	close(fd);
 }
 
+/*
+ * Give the socket to the least loaded shard.  The channels do not block:
+ * a shard that is stopped or swamped (its channel full) is skipped, so
+ * one stuck shard never holds up connections for the others.
+ */
+static void hand_off(int fd, const struct tn_handoff *h)
+{
+	static const char none[] =
+		"-ERR no store process is serving; try again\r\n";
+	uint8_t skip[TN_MAX_SHARDS] = {0};
+	int shard, rc;
+
+	while ((shard = pick_shard(skip)) >= 0) {
+		tn_proc(TN_PROC_SHARD0 + shard)->clients++;
+		rc = tn_fd_send(tn_rt.acc_sock[shard], fd, h, sizeof(*h));
+		if (rc == 0) {
+			close(fd);
+			return;
+		}
+		tn_proc(TN_PROC_SHARD0 + shard)->clients--;
+		if (rc != -EAGAIN)
+			tn_warn("cannot hand a connection to shard %d: %s",
+				shard, strerror(-rc));
+		skip[shard] = 1;
+	}
+	reject(fd, none, sizeof(none) - 1);
+}
+
 static void handle_accept(int lfd, bool is_unix)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct tn_handoff h = {.is_unix = is_unix};
 	struct proc_shm *me = tn_proc(TN_PROC_ACCEPTOR);
-	int fd, shard, one = 1;
+	int fd, one = 1;
 
 	for (;;) {
+		sl = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
@@ -144,20 +174,7 @@ static void handle_accept(int lfd, bool is_unix)
 					   sizeof(idle));
 			}
 		}
-		shard = pick_shard();
-		if (shard < 0) {
-			static const char m[] =
-				"-ERR no store process is serving; try again\r\n";
-			reject(fd, m, sizeof(m) - 1);
-			continue;
-		}
-		tn_proc(TN_PROC_SHARD0 + shard)->clients++;
-		if (tn_fd_send(tn_rt.acc_sock[shard], fd, &h, sizeof(h)) < 0) {
-			tn_proc(TN_PROC_SHARD0 + shard)->clients--;
-			tn_warn("cannot hand a connection to shard %d: %s",
-				shard, strerror(errno));
-		}
-		close(fd);
+		hand_off(fd, &h);
 	}
 }
 
@@ -178,6 +195,9 @@ void tn_acceptor_main(void)
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		_exit(1);
+	for (i = 0; i < tn_rt.nshards; i++)
+		fcntl(tn_rt.acc_sock[i], F_SETFL,
+		      fcntl(tn_rt.acc_sock[i], F_GETFL) | O_NONBLOCK);
 	for (i = 0; i < tn_rt.nlisten; i++) {
 		ev.events = EPOLLIN;
 		ev.data.u32 = i;

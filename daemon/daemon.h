@@ -24,6 +24,40 @@
 #define TN_DEFAULT_INTSET_ENTRIES 512
 #define TN_MIN_STRIPES 64
 
+/* Keyspace notification classes: Redis' NOTIFY_* bits and letters. */
+#define TN_NOTIFY_KEYSPACE (1 << 0) /* K */
+#define TN_NOTIFY_KEYEVENT (1 << 1) /* E */
+#define TN_NOTIFY_GENERIC (1 << 2) /* g */
+#define TN_NOTIFY_STRING (1 << 3) /* $ */
+#define TN_NOTIFY_LIST (1 << 4) /* l */
+#define TN_NOTIFY_SET (1 << 5) /* s */
+#define TN_NOTIFY_HASH (1 << 6) /* h */
+#define TN_NOTIFY_ZSET (1 << 7) /* z */
+#define TN_NOTIFY_EXPIRED (1 << 8) /* x */
+#define TN_NOTIFY_EVICTED (1 << 9) /* e */
+#define TN_NOTIFY_STREAM (1 << 10) /* t */
+#define TN_NOTIFY_KEY_MISS (1 << 11) /* m */
+#define TN_NOTIFY_MODULE (1 << 13) /* d */
+#define TN_NOTIFY_NEW (1 << 14) /* n */
+#define TN_NOTIFY_ALL                                                        \
+	(TN_NOTIFY_GENERIC | TN_NOTIFY_STRING | TN_NOTIFY_LIST |             \
+	 TN_NOTIFY_SET | TN_NOTIFY_HASH | TN_NOTIFY_ZSET | TN_NOTIFY_EXPIRED | \
+	 TN_NOTIFY_EVICTED | TN_NOTIFY_STREAM | TN_NOTIFY_MODULE) /* A */
+
+/* client-output-buffer-limit classes, in CONFIG GET's order. */
+enum tn_obuf_class {
+	TN_OBUF_NORMAL,
+	TN_OBUF_REPLICA,
+	TN_OBUF_PUBSUB,
+	TN_OBUF_CLASSES,
+};
+
+struct tn_obuf_limit {
+	long long hard_bytes; /* 0: none */
+	long long soft_bytes; /* 0: none */
+	long long soft_s; /* how long above soft before closing */
+};
+
 /*
  * The live configuration.  Plain data only (no pointers): a copy lives in
  * the segment.  Strings are NUL-terminated in fixed arrays.
@@ -48,6 +82,9 @@ struct tn_config {
 	long long proto_max_bulk_len;
 	long long client_query_buffer_limit;
 	long long set_max_intset_entries;
+	struct tn_obuf_limit obuf_limit[TN_OBUF_CLASSES];
+	/* pub/sub */
+	int notify_keyspace_events; /* TN_NOTIFY_* bits */
 	/* process */
 	int shards; /* 0 in the file means "number of online CPUs" */
 	int stripes; /* 0: derived */
@@ -106,6 +143,7 @@ extern struct tn_config *tn_conf;
 /* Exit status of a child that must not be respawned (bad config). */
 #define TN_EXIT_NORESPAWN 78
 #define TN_MAX_LISTEN 34
+#define TN_MAX_SHARDS 256
 
 /*
  * What every process inherits from the supervisor at fork: the listening

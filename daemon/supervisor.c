@@ -492,7 +492,7 @@ int tn_supervisor_run(struct tn_config *conf, int argc, char **argv)
 	boot_conf = conf;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	if (conf->shards <= 0)
-		conf->shards = ncpu > 0 ? (int)ncpu : 1;
+		conf->shards = ncpu > 0 ? (int)TN_MIN(ncpu, TN_MAX_SHARDS) : 1;
 	if (conf->stripes <= 0) {
 		conf->stripes = TN_MIN_STRIPES;
 		while (conf->stripes < conf->shards * 8)
