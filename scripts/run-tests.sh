@@ -6,6 +6,7 @@ build=${1:-build}
 export TITAN_SUPERVISOR="$PWD/$build/titan-supervisor"
 # LeakSanitizer needs ptrace-free environments; keep reports readable.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan.supp:print_suppressions=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 echo "== unit tests ($build)"
 "$build/test-unit" --jobs 2 --timeout 120
