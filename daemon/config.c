@@ -41,6 +41,8 @@ enum cfg_kind {
 	CFG_STRING, /* NUL-terminated in a fixed array */
 	CFG_ENUM,   /* one of names[], stored as its index */
 	CFG_BIND,   /* 1..TN_MAX_BIND addresses, "-addr" is optional */
+	CFG_NOTIFY, /* keyspace event class letters, "KEA" */
+	CFG_OBUF,   /* client-output-buffer-limit: class hard soft seconds */
 };
 
 #define CFG_IMMUTABLE 0x1 /* refused by CONFIG SET */
@@ -129,6 +131,10 @@ static bool cfg_stripes_valid(long long *v)
 		.name = n, .kind = CFG_BIND, .flags = fl, AT(f),               \
 		.default_text = def                                            \
 	}
+#define D_SPECIAL(n, k, f, fl, def)                                            \
+	{                                                                      \
+		.name = n, .kind = k, .flags = fl, AT(f), .default_text = def  \
+	}
 
 /* Table order is the order of CONFIG GET * and of titan.conf(5). */
 static const struct cfg_directive cfg_table[] = {
@@ -148,8 +154,12 @@ static const struct cfg_directive cfg_table[] = {
     D_MEMORY("proto-max-bulk-len", proto_max_bulk_len, 0, "512mb", MB),
     D_MEMORY("client-query-buffer-limit", client_query_buffer_limit, 0, "1gb",
 	     MB),
+    D_SPECIAL("client-output-buffer-limit", CFG_OBUF, obuf_limit, 0,
+	      "normal 0 0 0 slave 256mb 64mb 60 pubsub 32mb 8mb 60"),
     D_INT("set-max-intset-entries", set_max_intset_entries, 0,
 	  STR(TN_DEFAULT_INTSET_ENTRIES), 0, LLONG_MAX),
+    D_SPECIAL("notify-keyspace-events", CFG_NOTIFY, notify_keyspace_events, 0,
+	      ""),
     D_INT_CHECKED("hz", hz, 0, STR(TN_DEFAULT_HZ), 0, INT_MAX, cfg_hz_clamp,
 		  NULL),
     D_BOOL("daemonize", daemonize, CFG_IMMUTABLE, "no"),
@@ -463,11 +473,197 @@ static int cfg_set_bind(struct tn_config *c, const struct cfg_directive *d,
 	return 0;
 }
 
+/* Redis' keyspaceEventsStringToFlags: -1 on a letter it does not know. */
+static int cfg_notify_parse(const char *s)
+{
+	static const struct {
+		char letter;
+		int flags;
+	} classes[] = {
+	    {'A', TN_NOTIFY_ALL},	{'g', TN_NOTIFY_GENERIC},
+	    {'$', TN_NOTIFY_STRING},	{'l', TN_NOTIFY_LIST},
+	    {'s', TN_NOTIFY_SET},	{'h', TN_NOTIFY_HASH},
+	    {'z', TN_NOTIFY_ZSET},	{'x', TN_NOTIFY_EXPIRED},
+	    {'e', TN_NOTIFY_EVICTED},	{'K', TN_NOTIFY_KEYSPACE},
+	    {'E', TN_NOTIFY_KEYEVENT},	{'t', TN_NOTIFY_STREAM},
+	    {'m', TN_NOTIFY_KEY_MISS},	{'d', TN_NOTIFY_MODULE},
+	    {'n', TN_NOTIFY_NEW},
+	};
+	int flags = 0;
+	size_t i;
+
+	for (; *s; s++) {
+		for (i = 0; i < TN_ARRAY_SIZE(classes); i++)
+			if (classes[i].letter == *s)
+				break;
+		if (i == TN_ARRAY_SIZE(classes))
+			return -1;
+		flags |= classes[i].flags;
+	}
+	return flags;
+}
+
+/* Redis' keyspaceEventsFlagsToString: "A" stands for all the type
+ * classes (and then hides n), K E m follow. */
+static void cfg_notify_format(int flags, char *out, size_t outlen)
+{
+	static const struct {
+		char letter;
+		int flag;
+	} order[] = {
+	    {'g', TN_NOTIFY_GENERIC}, {'$', TN_NOTIFY_STRING},
+	    {'l', TN_NOTIFY_LIST},    {'s', TN_NOTIFY_SET},
+	    {'h', TN_NOTIFY_HASH},    {'z', TN_NOTIFY_ZSET},
+	    {'x', TN_NOTIFY_EXPIRED}, {'e', TN_NOTIFY_EVICTED},
+	    {'t', TN_NOTIFY_STREAM},  {'d', TN_NOTIFY_MODULE},
+	    {'n', TN_NOTIFY_NEW},
+	};
+	char buf[32];
+	size_t n = 0, i;
+
+	if ((flags & TN_NOTIFY_ALL) == TN_NOTIFY_ALL) {
+		buf[n++] = 'A';
+	} else {
+		for (i = 0; i < TN_ARRAY_SIZE(order); i++)
+			if (flags & order[i].flag)
+				buf[n++] = order[i].letter;
+	}
+	if (flags & TN_NOTIFY_KEYSPACE)
+		buf[n++] = 'K';
+	if (flags & TN_NOTIFY_KEYEVENT)
+		buf[n++] = 'E';
+	if (flags & TN_NOTIFY_KEY_MISS)
+		buf[n++] = 'm';
+	buf[n] = '\0';
+	snprintf(out, outlen, "%s", buf);
+}
+
+static int cfg_set_notify(struct tn_config *c, const struct cfg_directive *d,
+			  const char *arg, bool runtime, char *err,
+			  size_t errlen)
+{
+	int flags = cfg_notify_parse(arg);
+
+	if (flags < 0)
+		return cfg_bad(d, runtime, err, errlen,
+			       "Invalid event class character. Use "
+			       "'Ag$lshzxeKEtmdn'.",
+			       "wants event class letters from "
+			       "'Ag$lshzxeKEtmdn', got '%s'",
+			       arg);
+	memcpy((char *)c + d->offset, &flags, sizeof(flags));
+	return 0;
+}
+
+static const char *const obuf_class_names[TN_OBUF_CLASSES] = {
+    [TN_OBUF_NORMAL] = "normal",
+    [TN_OBUF_REPLICA] = "slave",
+    [TN_OBUF_PUBSUB] = "pubsub",
+};
+
+static int cfg_obuf_class(const char *name)
+{
+	if (strcasecmp(name, "normal") == 0)
+		return TN_OBUF_NORMAL;
+	if (strcasecmp(name, "slave") == 0 || strcasecmp(name, "replica") == 0)
+		return TN_OBUF_REPLICA;
+	if (strcasecmp(name, "pubsub") == 0)
+		return TN_OBUF_PUBSUB;
+	return -1;
+}
+
+/* "pubsub 32mb 8mb 60" given as one argument: split on single spaces as
+ * Redis' CONFIG SET does (so two spaces make an empty word). */
+static int cfg_split_spaces(const char *s, char *buf, const char **argv,
+			    int max)
+{
+	int argc = 0;
+
+	if (*s == '\0')
+		return 0;
+	strcpy(buf, s);
+	for (;;) {
+		if (argc == max)
+			return -1;
+		argv[argc++] = buf;
+		buf = strchr(buf, ' ');
+		if (!buf)
+			return argc;
+		*buf++ = '\0';
+	}
+}
+
+/*
+ * Redis' setConfigClientOutputBufferLimitOption: groups of <class>
+ * <hard> <soft> <soft_seconds>, all checked before any is applied; the
+ * classes not named keep their limits.
+ */
+static int cfg_set_obuf(struct tn_config *c, const struct cfg_directive *d,
+			int argc, const char *const *argv, bool runtime,
+			char *err, size_t errlen)
+{
+	struct tn_obuf_limit set[TN_OBUF_CLASSES];
+	bool named[TN_OBUF_CLASSES] = {false};
+	const char *words[4 * TN_OBUF_CLASSES * 4];
+	char buf[512];
+	int i, cls;
+
+	if (argc == 1) {
+		if (strlen(argv[0]) >= sizeof(buf))
+			return cfg_bad(d, runtime, err, errlen,
+				       "Wrong number of arguments in buffer "
+				       "limit configuration.",
+				       "is longer than %zu bytes",
+				       sizeof(buf) - 1);
+		argc = cfg_split_spaces(argv[0], buf, words,
+					(int)TN_ARRAY_SIZE(words));
+		argv = words;
+	}
+	if (argc < 0 || argc % 4)
+		return cfg_bad(d, runtime, err, errlen,
+			       "Wrong number of arguments in buffer limit "
+			       "configuration.",
+			       "wants groups of <class> <hard> <soft> "
+			       "<soft-seconds>");
+	for (i = 0; i < argc; i += 4) {
+		unsigned long long hard, soft;
+		long long secs;
+		char *end;
+
+		cls = cfg_obuf_class(argv[i]);
+		if (cls < 0)
+			return cfg_bad(d, runtime, err, errlen,
+				       "Invalid client class specified in "
+				       "buffer limit configuration.",
+				       "wants a class of normal, replica or "
+				       "pubsub, got '%s'",
+				       argv[i]);
+		errno = 0;
+		secs = strtoll(argv[i + 3], &end, 10);
+		if (tn_parse_memory(argv[i + 1], &hard) < 0 ||
+		    tn_parse_memory(argv[i + 2], &soft) < 0 || secs < 0 ||
+		    *end != '\0' || hard > LLONG_MAX || soft > LLONG_MAX)
+			return cfg_bad(d, runtime, err, errlen,
+				       "Error in hard, soft or soft_seconds "
+				       "setting in buffer limit configuration.",
+				       "wants sizes and seconds, got '%s %s %s'",
+				       argv[i + 1], argv[i + 2], argv[i + 3]);
+		set[cls].hard_bytes = (long long)hard;
+		set[cls].soft_bytes = (long long)soft;
+		set[cls].soft_s = secs;
+		named[cls] = true;
+	}
+	for (cls = 0; cls < TN_OBUF_CLASSES; cls++)
+		if (named[cls])
+			c->obuf_limit[cls] = set[cls];
+	return 0;
+}
+
 static int cfg_apply(struct tn_config *c, const struct cfg_directive *d,
 		     int argc, const char *const *argv, bool runtime, char *err,
 		     size_t errlen)
 {
-	if (d->kind == CFG_BIND ? argc < 1 : argc != 1)
+	if (d->kind == CFG_BIND || d->kind == CFG_OBUF ? argc < 1 : argc != 1)
 		return cfg_bad(d, runtime, err, errlen,
 			       "wrong number of arguments",
 			       "wrong number of arguments");
@@ -486,6 +682,10 @@ static int cfg_apply(struct tn_config *c, const struct cfg_directive *d,
 		return cfg_set_enum(c, d, argv[0], runtime, err, errlen);
 	case CFG_BIND:
 		return cfg_set_bind(c, d, argc, argv, runtime, err, errlen);
+	case CFG_NOTIFY:
+		return cfg_set_notify(c, d, argv[0], runtime, err, errlen);
+	case CFG_OBUF:
+		return cfg_set_obuf(c, d, argc, argv, runtime, err, errlen);
 	}
 	return -1;
 }
@@ -564,6 +764,19 @@ int tn_config_get(const struct tn_config *c, const char *name, char *out,
 					 i ? " " : "",
 					 c->bind_optional[i] ? "-" : "",
 					 (int)sizeof(c->bind[i]), c->bind[i]);
+		break;
+	case CFG_NOTIFY:
+		cfg_notify_format(c->notify_keyspace_events, out, outlen);
+		break;
+	case CFG_OBUF:
+		out[0] = '\0';
+		for (i = 0; i < TN_OBUF_CLASSES && used < outlen; i++)
+			used += snprintf(out + used, outlen - used,
+					 "%s%s %lld %lld %lld", i ? " " : "",
+					 obuf_class_names[i],
+					 c->obuf_limit[i].hard_bytes,
+					 c->obuf_limit[i].soft_bytes,
+					 c->obuf_limit[i].soft_s);
 		break;
 	}
 	return 0;

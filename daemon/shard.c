@@ -258,6 +258,28 @@ static int client_write(struct shard_client *sc)
 	return 0;
 }
 
+/*
+ * Pub/sub wrote to this client's output buffer: send it now.  One that
+ * must go is not freed here (later events of this epoll batch may name
+ * it): shut down, it reads EOF and is freed on its next event.
+ */
+static void pubsub_flush_one(struct tn_client *c)
+{
+	struct shard_client *sc = c->loop_data;
+
+	if (!(c->flags & TN_CLIENT_CLOSE_ASAP) && client_write(sc) == 0)
+		return;
+	c->flags |= TN_CLIENT_CLOSE_ASAP;
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+/* Fan out what the inbox holds to this shard's subscribers. */
+static void pubsub_deliver(void)
+{
+	tn_pubsub_drain();
+	tn_pubsub_flush(pubsub_flush_one);
+}
+
 static void process_input(struct shard_client *sc)
 {
 	struct tn_client *c = &sc->c;
@@ -320,6 +342,10 @@ static void client_readable(struct shard_client *sc)
 	c->in.len += n;
 	me->net_in += n;
 	process_input(sc);
+	/* it published to this shard, or its commands wrote to others */
+	if (tn_pubsub_pending())
+		pubsub_deliver();
+	tn_client_obuf_limit_reached(c, c->last_ms);
 	if (c->reply.oom || (c->flags & TN_CLIENT_CLOSE_ASAP)) {
 		client_free(sc);
 		return;
@@ -341,9 +367,11 @@ static void check_clients(int64_t now)
 			client_free(sc);
 			continue;
 		}
+		/* as Redis, subscribers wait for messages without a limit */
 		if (tn_conf->timeout_s > 0 &&
 		    now - sc->c.last_ms > (int64_t)tn_conf->timeout_s * 1000 &&
-		    !tn_buf_pending(&sc->c.out)) {
+		    !tn_buf_pending(&sc->c.out) &&
+		    !tn_pubsub_subscribed(&sc->c)) {
 			tn_verbose("closing idle client %s", sc->c.addr);
 			client_free(sc);
 		}
@@ -367,6 +395,9 @@ static void cron(void)
 	budget_us = 250000 / TN_MAX(tn_conf->hz, 1);
 	tn_expire_cycle(shard_index, tn_rt.nshards, budget_us);
 	tn_stats_cron(now);
+	/* expired keys announced to this shard's own subscribers */
+	if (tn_pubsub_pending())
+		pubsub_deliver();
 	check_clients(now);
 	/* CONFIG SET loglevel in any process reaches every process here */
 	tn_log_set_level(tn_conf->loglevel);
@@ -464,6 +495,7 @@ void tn_shard_main(int index)
 					/* nothing pending */
 				}
 				check_clients(tn_mstime());
+				pubsub_deliver();
 				/* clients freed above may still have events
 				 * in this batch: handle them next round */
 				break;

@@ -397,6 +397,8 @@ static void child_exited(pid_t pid, int status)
 	if (slot > 0) {
 		tn_proc(slot)->clients -= release_client_slots(slot - 1);
 		check_stripes();
+		/* its subscribers are gone: no PUBLISH may count them */
+		tn_pubsub_forget_shard(slot - 1);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == TN_EXIT_NORESPAWN) {
 		tn_warn("%s %d exited on a configuration error; not restarting it",

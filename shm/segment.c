@@ -1,7 +1,8 @@
 /*
  * segment.c - create the shared segment: size every part first, then one
  * memfd mapped MAP_SHARED, then the header with its table of contents,
- * the stripes, the process and client tables and the heap.
+ * the stripes, the process and client tables, the pub/sub tables and
+ * inboxes, and the heap.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,6 +20,10 @@ _Static_assert(sizeof(struct client_shm) % TN_CACHELINE == 0, "client_shm");
 /* Stripes take the low hash bits, buckets the bits from 16 up. */
 #define SEG_MAX_STRIPES 65536u
 #define SEG_MIN_KEY_AT	(sizeof(tn_off) + sizeof(uint32_t))
+/* The heap's caches: one per stripe, then pub/sub's (its tables' lock
+ * guards it). */
+#define SEG_NCACHES(nstripes) ((nstripes) + 1)
+#define SEG_PUBSUB_CACHE(nstripes) (nstripes)
 
 char *tn_base;
 struct seg_shm *tn_seg;
@@ -42,6 +47,51 @@ static void hex_id(char *out, size_t bytes)
 	out[2 * bytes] = '\0';
 }
 
+static size_t page_align(size_t v)
+{
+	return (v + TN_PAGE_SIZE - 1) & ~(size_t)(TN_PAGE_SIZE - 1);
+}
+
+/* An inbox size the ring takes: a power of two, at least its minimum. */
+static uint64_t inbox_size(size_t want)
+{
+	uint64_t n = TN_RING_MIN_BYTES;
+
+	if (!want)
+		want = TN_PUBSUB_INBOX_BYTES;
+	while (n < want && n < ((uint64_t)1 << 40))
+		n <<= 1;
+	return n;
+}
+
+/* The pub/sub tables, empty, and one inbox per shard. */
+static int pubsub_init(struct seg_shm *s, size_t off, size_t rings_off,
+		       size_t inbox_off, uint64_t inbox)
+{
+	struct pubsub_shm *ps = tn_ptr(off);
+	uint32_t i;
+	int r;
+
+	s->pubsub_off = off;
+	r = tn_lock_init(&ps->lock);
+	if (r)
+		return r;
+	ps->cache = SEG_PUBSUB_CACHE(s->nstripes);
+	tn_dict_init(&ps->channels, TN_CHAN_KEY_AT);
+	tn_dict_init(&ps->shard_channels, TN_CHAN_KEY_AT);
+	tn_dict_init(&ps->patterns, TN_CHAN_KEY_AT);
+	ps->nshards = s->nshards;
+	ps->rings_off = rings_off;
+	ps->inbox_bytes = inbox;
+	for (i = 0; i < s->nshards; i++) {
+		r = tn_ring_init(tn_inbox(i), inbox_off + (size_t)i * inbox,
+				 inbox);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -54,6 +104,8 @@ int tn_segment_create(const struct tn_seg_params *p)
 {
 	size_t off, size, heap_fp;
 	size_t config_off, stripes_off, procs_off, clients_off, heap_off;
+	size_t pubsub_off, rings_off, inbox_off;
+	uint64_t inbox;
 	struct seg_shm *s;
 	uint32_t nprocs, i;
 	void *base;
@@ -64,6 +116,7 @@ int tn_segment_create(const struct tn_seg_params *p)
 	    p->nshards > UINT32_MAX - 2 - SEG_SPARE_PROCS)
 		return -EINVAL;
 	nprocs = 2 + p->nshards + SEG_SPARE_PROCS;
+	inbox = inbox_size(p->inbox_bytes);
 
 	/* Size everything first: header, config, stripes, procs, clients,
 	 * then the heap, each part on its own cache lines. */
@@ -76,8 +129,14 @@ int tn_segment_create(const struct tn_seg_params *p)
 	off += align64((size_t)nprocs * sizeof(struct proc_shm));
 	clients_off = off;
 	off += align64((size_t)p->nclients * sizeof(struct client_shm));
+	pubsub_off = off;
+	off += align64(sizeof(struct pubsub_shm));
+	rings_off = off;
+	off += align64((size_t)p->nshards * sizeof(struct ring_shm));
+	inbox_off = off = page_align(off);
+	off += (size_t)p->nshards * inbox;
 	heap_off = off;
-	heap_fp = tn_heap_footprint(p->heap_bytes, p->nstripes + 1);
+	heap_fp = tn_heap_footprint(p->heap_bytes, SEG_NCACHES(p->nstripes));
 	size = (off + heap_fp + TN_PAGE_SIZE - 1) & ~(size_t)(TN_PAGE_SIZE - 1);
 
 	fd = memfd_create("titan", MFD_CLOEXEC);
@@ -118,7 +177,10 @@ int tn_segment_create(const struct tn_seg_params *p)
 	atomic_store(&s->stat_reset_ms, s->start_ms);
 	hex_id(s->run_id, (sizeof(s->run_id) - 1) / 2);
 
-	r = tn_heap_init(heap_off, heap_fp, p->nstripes + 1);
+	r = tn_heap_init(heap_off, heap_fp, SEG_NCACHES(p->nstripes));
+	if (r)
+		goto fail_map;
+	r = pubsub_init(s, pubsub_off, rings_off, inbox_off, inbox);
 	if (r)
 		goto fail_map;
 	for (i = 0; i < p->nstripes; i++) {
@@ -128,6 +190,7 @@ int tn_segment_create(const struct tn_seg_params *p)
 		if (r)
 			goto fail_map;
 		tn_dict_init(&st->keys, p->key_at);
+		tn_dict_init(&st->watched, TN_WATCH_KEY_AT);
 		st->cache = i;
 		st->index = i;
 	}

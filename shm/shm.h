@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 typedef uint64_t tn_off; /* offset from the segment base; 0 means none */
 
@@ -213,7 +214,23 @@ struct stripe_shm {
 	 * the next locker carries on; with it set the store is poisoned.
 	 */
 	_Atomic uint32_t writing;
+	/* WATCHed keys of this stripe (struct watch_shm), from any shard */
+	struct dict_shm watched;
 } TN_SHM_ALIGNED;
+
+/*
+ * A WATCHed key: clients remember `version` when they WATCH it and EXEC
+ * compares.  Writes and expiry bump it; `refs` counts the watching
+ * clients of every shard, and the entry goes with the last one.
+ */
+struct watch_shm {
+	tn_off next;
+	uint64_t version;
+	uint32_t refs;
+	uint32_t keylen;
+	char key[];
+};
+#define TN_WATCH_KEY_AT offsetof(struct watch_shm, key)
 
 /* Per-process slot: liveness and the counters INFO sums. */
 struct proc_shm {
@@ -255,8 +272,113 @@ struct client_shm {
 	char user[16];
 } TN_SHM_ALIGNED;
 
+/* ------------------------------------------------------------------ */
+/* Rings (shm/ring.c): bounded byte rings of variable-length records    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One consumer, producers serialised by the caller (pub/sub: its lock).
+ * Counters are 64-bit and only grow; position = counter & (size - 1).
+ * A record is an 8-byte header (length, kind) and its bytes, padded to
+ * 8; a record never wraps: one that does not fit before the end is put
+ * at the start, behind a padding record, so the consumer reads every
+ * record in place.
+ */
+struct ring_shm {
+	/* the producers' line */
+	_Atomic uint64_t tail; /* bytes ever pushed */
+	uint64_t pushed; /* records ever pushed */
+	_Atomic uint64_t dropped; /* records refused: the ring was full */
+	uint64_t size; /* data bytes, a power of two; fixed */
+	tn_off data_off; /* fixed */
+	uint64_t spare0[3];
+	/* the consumer's line */
+	_Atomic uint64_t head; /* bytes ever consumed */
+	/* Set by the producer that wakes the consumer, cleared by the
+	 * consumer before it drains: one wake for many records. */
+	_Atomic uint32_t wake_pending;
+	uint32_t spare1;
+	uint64_t spare2[6];
+} TN_SHM_ALIGNED;
+
+#define TN_RING_HEADER_BYTES 8u
+#define TN_RING_MIN_BYTES 4096u
+
+/* Lay out an empty ring over `size` bytes (a power of two, at least
+ * TN_RING_MIN_BYTES) at data_off.  0 or -EINVAL. */
+int tn_ring_init(struct ring_shm *r, tn_off data_off, uint64_t size);
+/* The largest record body that always fits an empty ring. */
+size_t tn_ring_max_record(const struct ring_shm *r);
+/*
+ * Producer: append one record of `kind` (below UINT32_MAX) made of the
+ * iovecs.  0, -EMSGSIZE (larger than tn_ring_max_record) or -ENOSPC
+ * (full right now; counted in `dropped`).  Never blocks.
+ */
+int tn_ring_push(struct ring_shm *r, uint32_t kind, const struct iovec *iov,
+		 int iovcnt);
+/* Producer, after pushing: true if it must wake the consumer (the
+ * consumer had not been woken since it last drained). */
+bool tn_ring_wake_claim(struct ring_shm *r);
+/* Consumer: clear the wake flag, then drain everything. */
+void tn_ring_wake_reset(struct ring_shm *r);
+/* Consumer: the oldest record, in place, or NULL when empty.  Valid
+ * until tn_ring_pop(). */
+const void *tn_ring_peek(struct ring_shm *r, uint32_t *kind, size_t *len);
+/* Consumer: release the record tn_ring_peek() returned. */
+void tn_ring_pop(struct ring_shm *r);
+/* Bytes pushed and not yet consumed. */
+static inline uint64_t tn_ring_used(struct ring_shm *r)
+{
+	return atomic_load_explicit(&r->tail, memory_order_acquire) -
+	       atomic_load_explicit(&r->head, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pub/sub tables (commands in store/pubsub.c)                         */
+/* ------------------------------------------------------------------ */
+
+#define TN_PUBSUB_INBOX_BYTES (4u << 20) /* per shard, default */
+
+/*
+ * Who listens where, for PUBLISH to know which shards to send to: one
+ * entry per channel (or pattern, or shard channel) with a subscriber
+ * count per shard.  The clients themselves are known only to their
+ * shard.  Entries come from slab cache `cache`, under `lock`.
+ */
+struct pubsub_shm {
+	pthread_mutex_t lock;
+	uint32_t cache;
+	uint32_t nshards;
+	struct dict_shm channels;
+	struct dict_shm shard_channels;
+	struct dict_shm patterns;
+	/* Bumped when the tables were rebuilt from scratch (a process died
+	 * holding the lock): each shard then registers its clients'
+	 * subscriptions again. */
+	_Atomic uint64_t generation;
+	_Atomic uint64_t dropped; /* messages lost to full inboxes */
+	_Atomic int64_t drop_warned_ms;
+	tn_off rings_off; /* ring_shm[nshards]: each shard's inbox */
+	uint64_t inbox_bytes;
+} TN_SHM_ALIGNED;
+
+/* One channel or pattern.  counts[] follows the name, 4-aligned. */
+struct chan_shm {
+	tn_off next;
+	uint64_t total; /* subscribers over all shards */
+	uint32_t spare;
+	uint32_t len;
+	char name[];
+};
+#define TN_CHAN_KEY_AT offsetof(struct chan_shm, name)
+
+static inline uint32_t *tn_chan_counts(struct chan_shm *c)
+{
+	return (uint32_t *)(c->name + ((c->len + 3) & ~3u));
+}
+
 #define TN_SEG_MAGIC 0x5449544e5345474dULL /* "TITNSEGM" */
-#define TN_SEG_LAYOUT 1
+#define TN_SEG_LAYOUT 2 /* 2: pub/sub tables and inboxes */
 #define TN_PROC_ACCEPTOR 0
 #define TN_PROC_SHARD0 1 /* shard i is proc slot 1 + i */
 
@@ -305,6 +427,7 @@ struct seg_shm {
 	 * every TN_METRIC_PERIOD_MS; only it writes these. */
 	struct metric_shm inst[TN_METRIC_COUNT];
 	_Atomic uint64_t mem_peak; /* used_memory_peak, sampled likewise */
+	tn_off pubsub_off; /* struct pubsub_shm, then the inboxes */
 };
 
 extern struct seg_shm *tn_seg;
@@ -316,6 +439,7 @@ struct tn_seg_params {
 	size_t heap_bytes;
 	size_t config_bytes;
 	uint32_t key_at; /* the stripes' dict key_at (TN_KENTRY_KEY_AT) */
+	size_t inbox_bytes; /* per shard; 0: TN_PUBSUB_INBOX_BYTES */
 };
 
 /* Create, size and lay out a new segment (memfd) and map it; sets
@@ -342,6 +466,15 @@ static inline uint32_t tn_stripe_of(uint64_t h)
 static inline struct slab_cache_shm *tn_stripe_cache(struct stripe_shm *s)
 {
 	return tn_heap_cache(s->cache);
+}
+static inline struct pubsub_shm *tn_pubsub(void)
+{
+	return tn_ptr(tn_seg->pubsub_off);
+}
+/* Shard i's pub/sub inbox. */
+static inline struct ring_shm *tn_inbox(uint32_t i)
+{
+	return (struct ring_shm *)tn_ptr(tn_pubsub()->rings_off) + i;
 }
 
 #endif

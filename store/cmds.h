@@ -15,6 +15,8 @@ extern const struct tn_cmd tn_cmds_server[];
 extern const struct tn_cmd tn_cmds_info[];
 extern const struct tn_cmd tn_cmds_client[];
 extern const struct tn_cmd tn_cmds_command[];
+extern const struct tn_cmd tn_cmds_multi[];
+extern const struct tn_cmd tn_cmds_pubsub[];
 
 /* Connection state shared by t_server.c (HELLO, RESET) and t_client.c. */
 /* Set the client's name ("" removes it); on a name Redis refuses, reply
@@ -28,6 +30,39 @@ void tn_client_set_resp(struct tn_ctx *x, int resp);
 void tn_reply_help(struct tn_ctx *x, const char *const *lines);
 /* CONFIG RESETSTAT's part in t_info.c: instantaneous metrics and peak. */
 void tn_stats_reset(void);
+
+/*
+ * Transactions (multi.c), for dispatch, RESET and the client's release.
+ */
+/* Inside MULTI, does this command run at once rather than queue?  EXEC,
+ * DISCARD, MULTI, WATCH, QUIT and RESET, as in Redis. */
+bool tn_multi_runs_now(const struct tn_cmd *cmd);
+bool tn_multi_is_exec(const struct tn_cmd *cmd);
+/* Is the memory limit checked before this command beyond its DENYOOM
+ * flag?  Inside MULTI all but EXEC, DISCARD, QUIT and RESET are (queues
+ * grow); EXEC is when a queued command is DENYOOM. */
+bool tn_multi_oom_applies(const struct tn_client *c, const struct tn_cmd *cmd);
+/* Did a write change its i-th key argument (not a source of a *STORE,
+ * COPY, BITOP or PFMERGE)?  Only those touch WATCHed keys. */
+bool tn_multi_key_written(const struct tn_cmd *cmd, int i);
+/* Queue a command (its arguments copied) and reply +QUEUED. */
+void tn_multi_queue(struct tn_client *c, const struct tn_cmd *cmd,
+		    const struct tn_arg *argv, int argc);
+/* EXEC refused by a check: "EXECABORT ... because of: <msg>", discard. */
+void tn_multi_exec_abort(struct tn_client *c, const char *msg);
+/* Leave MULTI and forget the watched keys (DISCARD, RESET). */
+void tn_multi_discard(struct tn_client *c);
+/* A closing client: tn_multi_discard and free the state. */
+void tn_multi_release(struct tn_client *c);
+/*
+ * The shared side of WATCH, for a key whose stripe the caller holds
+ * (marked written): take a reference on its entry, creating it, and
+ * give its version (0 or -ENOMEM); drop a reference, removing the entry
+ * with the last one; read the version (false when nobody watches).
+ */
+int tn_watch_hold(const struct tn_key *k, uint64_t *version);
+void tn_watch_drop(const struct tn_key *k);
+bool tn_watch_version(const struct tn_key *k, uint64_t *version);
 
 /*
  * Intsets (t_set.c): a set of integers as a sorted int64 array in the

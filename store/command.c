@@ -28,6 +28,8 @@ static const struct tn_cmd *const *all_tables(size_t *n)
 		tn_cmds_info,
 		tn_cmds_client,
 		tn_cmds_command,
+		tn_cmds_multi,
+		tn_cmds_pubsub,
 	};
 
 	*n = TN_ARRAY_SIZE(t);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "daemon/daemon.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -110,6 +111,9 @@ static void expire_now(struct tn_ctx *x, const struct tn_key *k,
 	/* read-only commands expire keys too: a death in here must poison
 	 * (dispatch clears the flag at unlock) */
 	k->s->writing = 1;
+	/* before the free: k may point into the entry (RANDOMKEY) */
+	tn_watch_touch(k);
+	tn_notify(x, TN_NOTIFY_EXPIRED, "expired", k);
 	remove_entry(k->s, k, e);
 	my_proc(x)->expired++;
 }
@@ -135,12 +139,14 @@ struct kentry_shm *tn_db_read(struct tn_ctx *x, const struct tn_key *k)
 		e->lru = tn_db_lru_clock(x->now_ms);
 	} else {
 		my_proc(x)->misses++;
+		tn_notify(x, TN_NOTIFY_KEY_MISS, "keymiss", k);
 	}
 	return e;
 }
 
-struct kentry_shm *tn_db_add(struct tn_ctx *x, const struct tn_key *k,
-			     int type, uint64_t vlen)
+/* tn_db_add without the "new" event: a key that only changes type. */
+static struct kentry_shm *db_add(struct tn_ctx *x, const struct tn_key *k,
+				 int type, uint64_t vlen)
 {
 	struct slab_cache_shm *c = tn_stripe_cache(k->s);
 	tn_off off = tn_alloc(c, entry_bytes(k->len, vlen));
@@ -161,6 +167,16 @@ struct kentry_shm *tn_db_add(struct tn_ctx *x, const struct tn_key *k,
 		tn_free(off);
 		return NULL;
 	}
+	return e;
+}
+
+struct kentry_shm *tn_db_add(struct tn_ctx *x, const struct tn_key *k,
+			     int type, uint64_t vlen)
+{
+	struct kentry_shm *e = db_add(x, k, type, vlen);
+
+	if (e)
+		tn_notify(x, TN_NOTIFY_NEW, "new", k);
 	return e;
 }
 
@@ -198,7 +214,7 @@ struct kentry_shm *tn_db_set_string(struct tn_ctx *x, const struct tn_key *k,
 		int64_t exp = e->expire_ms;
 
 		remove_entry(k->s, k, e);
-		e = tn_db_add(x, k, TN_T_STRING, len);
+		e = db_add(x, k, TN_T_STRING, len);
 		if (e && keepttl && exp >= 0 &&
 		    tn_db_set_expire(k->s, e, exp) < 0)
 			return NULL;
@@ -322,6 +338,8 @@ struct kentry_shm *tn_db_copy_entry(struct tn_ctx *x, const struct tn_key *k,
 void tn_db_dirty(struct tn_ctx *x, uint64_t n)
 {
 	tn_seg->dirty += n;
+	if (x)
+		x->dirty += n; /* dispatch then touches WATCHed keys */
 }
 
 static void free_entry(void *arg, tn_off off)
@@ -335,6 +353,7 @@ static void free_entry(void *arg, tn_off off)
 /* Drop every key of one stripe; the caller holds its lock. */
 static void flush_stripe(struct stripe_shm *s)
 {
+	tn_watch_touch_flush(s);
 	tn_dict_foreach(&s->keys, free_entry, NULL);
 	tn_dict_release(&s->keys);
 	tn_dict_init(&s->keys, TN_KENTRY_KEY_AT);
@@ -353,14 +372,10 @@ void tn_db_flush_all(struct tn_ctx *x)
 
 		/* a death mid-flush leaves the stripe half-freed: the next
 		 * locker must see a writer died, and poison the store */
-		if (tn_stripe_lock(s) < 0) {
-			tn_unlock(&s->lock);
+		if (!tn_stripe_walk_lock(s, true))
 			return;
-		}
-		s->writing = 1;
 		flush_stripe(s);
-		s->writing = 0;
-		tn_unlock(&s->lock);
+		tn_stripe_walk_unlock(s);
 	}
 }
 
@@ -372,9 +387,18 @@ uint64_t tn_db_size(void)
 	for (i = 0; i < tn_seg->nstripes; i++) {
 		struct stripe_shm *s = tn_stripe(i);
 
-		tn_lock(&s->lock);
+		/* INFO inside an EXEC that holds some stripes: taking the
+		 * others now would break the ascending order, and its own are
+		 * not recursive.  A count read without the locks will do. */
+		if (tn_stripes_held == TN_HELD_SOME) {
+			n += __atomic_load_n(&s->keys.used[0], __ATOMIC_RELAXED) +
+			     __atomic_load_n(&s->keys.used[1], __ATOMIC_RELAXED);
+			continue;
+		}
+		if (!tn_stripe_walk_lock(s, false))
+			continue;
 		n += tn_dict_size(&s->keys);
-		tn_unlock(&s->lock);
+		tn_stripe_walk_unlock(s);
 	}
 	return n;
 }

@@ -1,8 +1,9 @@
 /*
  * dispatch.c - runs one request: command lookup, arity, auth and memory
- * checks (with Redis' error strings), then the stripe locks of the
- * command's keys taken in ascending order so multi-key commands are atomic
- * and deadlock-free, the handler, and the unlocks.
+ * checks (with Redis' error strings), then, inside MULTI, the queue;
+ * otherwise the stripe locks of the command's keys taken in ascending
+ * order so multi-key commands are atomic and deadlock-free, the handler,
+ * and the unlocks.  EXEC reuses the second half under its own locks.
  */
 #include <errno.h>
 #include <signal.h>
@@ -12,10 +13,15 @@
 #include <strings.h>
 
 #include "daemon/daemon.h"
-#include "store/store.h"
+#include "store/cmds.h"
 #include "util/util.h"
 
 #define TN_KEYS_ON_STACK 32
+#define TN_ERR_RESTARTING                                                      \
+	"ERR the store is restarting after a process died while writing; "     \
+	"retry shortly"
+
+int tn_stripes_held = TN_HELD_NONE;
 
 static int keys_grow(struct tn_client *c, int argc)
 {
@@ -38,8 +44,7 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Sort and deduplicate; returns the new count. */
-static int unique_stripes(uint32_t *s, int n)
+int tn_stripes_sort(uint32_t *s, int n)
 {
 	int i, j;
 
@@ -78,8 +83,63 @@ static void poison(void)
 	kill(tn_rt.pid_supervisor, SIGUSR1);
 }
 
-static void reply_unknown(struct tn_reply *r, const struct tn_arg *argv,
-			  int argc)
+bool tn_stripes_lock(const uint32_t *idx, int n, bool write)
+{
+	bool ok = true;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct stripe_shm *s = tn_stripe(idx[i]);
+
+		if (tn_stripe_lock(s) < 0)
+			ok = false;
+		/* lookups take rehash steps: a reader may write then too */
+		if (write || s->keys.rehash_idx >= 0)
+			s->writing = 1;
+	}
+	return ok && !tn_seg->poisoned;
+}
+
+void tn_stripes_unlock(const uint32_t *idx, int n)
+{
+	int i;
+
+	for (i = n - 1; i >= 0; i--) {
+		struct stripe_shm *s = tn_stripe(idx[i]);
+
+		s->writing = 0;
+		tn_unlock(&s->lock);
+	}
+}
+
+bool tn_stripe_walk_lock(struct stripe_shm *s, bool write)
+{
+	if (tn_unlikely(tn_stripes_held == TN_HELD_ALL)) {
+		if (write)
+			s->writing = 1;
+		return true;
+	}
+	if (tn_unlikely(tn_stripe_lock(s) < 0 || tn_seg->poisoned)) {
+		tn_unlock(&s->lock);
+		return false;
+	}
+	if (write)
+		s->writing = 1;
+	return true;
+}
+
+void tn_stripe_walk_unlock(struct stripe_shm *s)
+{
+	/* EXEC clears the flag when it lets go of every stripe */
+	if (tn_unlikely(tn_stripes_held == TN_HELD_ALL))
+		return;
+	s->writing = 0;
+	tn_unlock(&s->lock);
+}
+
+/* Redis' "unknown command" error, arguments quoted up to 128 bytes. */
+static void unknown_msg(char *msg, size_t size, const struct tn_arg *argv,
+			int argc)
 {
 	char args[256];
 	size_t len = 0;
@@ -93,9 +153,9 @@ static void reply_unknown(struct tn_reply *r, const struct tn_arg *argv,
 		len += snprintf(args + len, sizeof(args) - len, "'%.*s' ", take,
 				argv[i].p);
 	}
-	tn_reply_errorf(r,
-			"ERR unknown command '%.*s', with args beginning with: %s",
-			(int)TN_MIN(argv[0].len, 128), argv[0].p, args);
+	snprintf(msg, size,
+		 "ERR unknown command '%.*s', with args beginning with: %s",
+		 (int)TN_MIN(argv[0].len, 128), argv[0].p, args);
 }
 
 static bool arity_ok(const struct tn_cmd *cmd, int argc)
@@ -115,23 +175,43 @@ static void note_command(struct tn_client *c, const struct tn_cmd *cmd,
 		snprintf(cs->lastcmd, sizeof(cs->lastcmd), "%s", cmd->name);
 }
 
-void tn_dispatch(struct tn_client *c, const struct tn_arg *argv, int argc,
-		 int shard)
+void tn_dispatch_reject(struct tn_client *c, const struct tn_cmd *cmd,
+			const char *msg)
 {
-	struct tn_ctx x = {.c = c, .argv = argv, .argc = argc, .r = &c->reply,
-			   .shard = shard};
-	const struct tn_cmd *cmd;
-	int keys_stack[TN_KEYS_ON_STACK], *keys = keys_stack;
-	uint32_t stripes_stack[TN_KEYS_ON_STACK], *stripes = stripes_stack;
-	int nkeys, nstripes = 0, i, max = TN_KEYS_ON_STACK;
-	int64_t start_us;
-	bool poisoned = false;
-
-	c->reply.resp = c->resp;
-	cmd = tn_cmd_lookup(argv[0].p, argv[0].len);
-	if (!cmd) {
-		reply_unknown(&c->reply, argv, argc);
+	if (cmd && tn_multi_is_exec(cmd)) {
+		tn_multi_exec_abort(c, msg);
 		return;
+	}
+	tn_reply_error(&c->reply, msg);
+	if (c->multi_flags & TN_MULTI_ACTIVE)
+		c->multi_flags |= TN_MULTI_DIRTY_EXEC;
+}
+
+static bool over_maxmemory(struct tn_client *c, const struct tn_cmd *cmd)
+{
+	if (tn_likely(tn_conf->maxmemory_bytes <= 0))
+		return false;
+	if (!(cmd->flags & TN_CMD_DENYOOM) &&
+	    !((c->multi_flags & TN_MULTI_ACTIVE) &&
+	      tn_multi_oom_applies(c, cmd)))
+		return false;
+	return tn_heap_used() > (uint64_t)tn_conf->maxmemory_bytes;
+}
+
+/*
+ * Redis' processCommand checks, in its order.  NULL when the command is
+ * refused: the error is replied and a transaction being queued is flagged.
+ */
+static const struct tn_cmd *check(struct tn_client *c,
+				  const struct tn_arg *argv, int argc)
+{
+	const struct tn_cmd *cmd = tn_cmd_lookup(argv[0].p, argv[0].len);
+	char msg[512];
+
+	if (!cmd) {
+		unknown_msg(msg, sizeof(msg), argv, argc);
+		tn_dispatch_reject(c, NULL, msg);
+		return NULL;
 	}
 	if (cmd->sub && argc >= 2) {
 		const struct tn_cmd *sub =
@@ -144,29 +224,89 @@ void tn_dispatch(struct tn_client *c, const struct tn_arg *argv, int argc,
 			for (k = 0; cmd->name[k] && k < sizeof(up) - 1; k++)
 				up[k] = (char)(cmd->name[k] & ~0x20);
 			up[k] = '\0';
-			tn_reply_errorf(&c->reply,
-					"ERR unknown subcommand '%.*s'. Try %s HELP.",
-					(int)TN_MIN(argv[1].len, 128), argv[1].p,
-					up);
-			return;
+			snprintf(msg, sizeof(msg),
+				 "ERR unknown subcommand '%.*s'. Try %s HELP.",
+				 (int)TN_MIN(argv[1].len, 128), argv[1].p, up);
+			tn_dispatch_reject(c, NULL, msg);
+			return NULL;
 		}
 		cmd = sub;
 	}
 	if (!arity_ok(cmd, argc)) {
-		tn_reply_errorf(&c->reply,
-				"ERR wrong number of arguments for '%s' command",
-				tn_cmd_fullname(cmd));
-		return;
+		snprintf(msg, sizeof(msg),
+			 "ERR wrong number of arguments for '%s' command",
+			 tn_cmd_fullname(cmd));
+		tn_dispatch_reject(c, cmd, msg);
+		return NULL;
 	}
 	if (!c->authenticated && !(cmd->flags & TN_CMD_NO_AUTH)) {
-		tn_reply_error(&c->reply, "NOAUTH Authentication required.");
-		return;
+		tn_dispatch_reject(c, cmd, "NOAUTH Authentication required.");
+		return NULL;
 	}
-	if ((cmd->flags & TN_CMD_DENYOOM) && tn_conf->maxmemory_bytes > 0 &&
-	    tn_heap_used() > (uint64_t)tn_conf->maxmemory_bytes) {
-		tn_reply_error(&c->reply, TN_ERR_OOM);
-		return;
+	if (over_maxmemory(c, cmd)) {
+		tn_dispatch_reject(c, cmd, TN_ERR_OOM);
+		return NULL;
 	}
+	/* Redis checks the RESP2 subscribed context here, between memory
+	 * and transaction (store/pubsub.c) */
+	if (tn_pubsub_context_denied(c, cmd))
+		return NULL;
+	if (tn_unlikely(c->multi_flags & TN_MULTI_ACTIVE) &&
+	    (cmd->flags & TN_CMD_NO_MULTI)) {
+		tn_dispatch_reject(
+		    c, cmd, "ERR Command not allowed inside a transaction");
+		return NULL;
+	}
+	return cmd;
+}
+
+/* A write changed these keys: EXEC of whoever WATCHes them must fail. */
+static void touch_written(struct tn_ctx *x, const int *keys, int nkeys)
+{
+	int i;
+
+	for (i = 0; i < nkeys; i++) {
+		struct tn_key k = tn_key_arg(x, keys[i]);
+
+		if (tn_likely(tn_dict_size(&k.s->watched) == 0))
+			continue;
+		if (tn_multi_key_written(x->cmd, i))
+			tn_watch_touch_slow(&k);
+	}
+}
+
+int tn_call(struct tn_ctx *x, const struct tn_cmd *cmd, const int *keys,
+	    int nkeys, const uint64_t *khash)
+{
+	int i;
+
+	if (khash && nkeys > 0) {
+		if (keys_grow(x->c, x->argc) < 0) {
+			tn_reply_error(x->r, TN_ERR_OOM);
+			return -ENOMEM;
+		}
+		for (i = 0; i < nkeys; i++)
+			x->c->khash[keys[i]] = khash[i];
+	}
+	x->cmd = cmd;
+	x->dirty = 0;
+	cmd->fn(x);
+	if (x->dirty && nkeys > 0)
+		touch_written(x, keys, nkeys);
+	return 0;
+}
+
+/* Lock the command's stripes, run it, unlock. */
+static void execute(struct tn_client *c, const struct tn_cmd *cmd,
+		    const struct tn_arg *argv, int argc, int shard)
+{
+	struct tn_ctx x = {.c = c, .argv = argv, .argc = argc, .r = &c->reply,
+			   .shard = shard, .cmd = cmd};
+	int keys_stack[TN_KEYS_ON_STACK], *keys = keys_stack;
+	uint32_t stripes_stack[TN_KEYS_ON_STACK], *stripes = stripes_stack;
+	int nkeys, nstripes = 0, i, max = TN_KEYS_ON_STACK;
+	int64_t start_us;
+	bool ok;
 
 	nkeys = tn_cmd_keys(cmd, argv, argc, keys, max);
 	if (nkeys < 0) {
@@ -191,34 +331,18 @@ void tn_dispatch(struct tn_client *c, const struct tn_arg *argv, int argc,
 		c->khash[keys[i]] = h;
 		stripes[i] = tn_stripe_of(h);
 	}
-	nstripes = unique_stripes(stripes, nkeys);
-	for (i = 0; i < nstripes; i++) {
-		struct stripe_shm *s = tn_stripe(stripes[i]);
-
-		if (tn_stripe_lock(s) < 0)
-			poisoned = true;
-		/* lookups take rehash steps: a reader may write then too */
-		if ((cmd->flags & TN_CMD_WRITE) || s->keys.rehash_idx >= 0)
-			s->writing = 1;
-	}
+	nstripes = tn_stripes_sort(stripes, nkeys);
+	ok = tn_stripes_lock(stripes, nstripes, cmd->flags & TN_CMD_WRITE);
 
 	start_us = tn_ustime();
 	x.now_ms = start_us / 1000;
-	x.cmd = cmd;
-	if (tn_unlikely(poisoned || tn_seg->poisoned)) {
+	if (tn_unlikely(!ok)) {
 		poison();
-		tn_reply_error(&c->reply,
-			       "ERR the store is restarting after a process died "
-			       "while writing; retry shortly");
+		tn_reply_error(&c->reply, TN_ERR_RESTARTING);
 	} else {
-		cmd->fn(&x);
+		tn_call(&x, cmd, keys, nkeys, NULL);
 	}
-	for (i = nstripes - 1; i >= 0; i--) {
-		struct stripe_shm *s = tn_stripe(stripes[i]);
-
-		s->writing = 0;
-		tn_unlock(&s->lock);
-	}
+	tn_stripes_unlock(stripes, nstripes);
 
 	{
 		struct proc_shm *p = tn_proc(TN_PROC_SHARD0 + shard);
@@ -232,6 +356,24 @@ out:
 		free(keys);
 	if (stripes != stripes_stack)
 		free(stripes);
+}
+
+void tn_dispatch(struct tn_client *c, const struct tn_arg *argv, int argc,
+		 int shard)
+{
+	const struct tn_cmd *cmd;
+
+	c->reply.resp = c->resp;
+	cmd = check(c, argv, argc);
+	if (!cmd)
+		return;
+	if (tn_unlikely(c->multi_flags & TN_MULTI_ACTIVE) &&
+	    !tn_multi_runs_now(cmd)) {
+		tn_multi_queue(c, cmd, argv, argc);
+		note_command(c, cmd, c->last_ms);
+		return;
+	}
+	execute(c, cmd, argv, argc, shard);
 }
 
 struct tn_key tn_key_arg(struct tn_ctx *x, int i)

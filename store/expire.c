@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 
+#include "daemon/daemon.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -31,27 +32,6 @@ static uint64_t rng(void)
 	rng_state ^= rng_state << 25;
 	rng_state ^= rng_state >> 27;
 	return rng_state * 2685821657736338717ULL;
-}
-
-/*
- * Lock a stripe we are about to change.  False (nothing held) when the
- * store is poisoned: a holder died mid-write, and the supervisor restarts
- * the store; nobody touches the stripes meanwhile.
- */
-static bool stripe_lock(struct stripe_shm *s)
-{
-	if (tn_unlikely(tn_stripe_lock(s) < 0 || tn_seg->poisoned)) {
-		tn_unlock(&s->lock);
-		return false;
-	}
-	s->writing = 1;
-	return true;
-}
-
-static void stripe_unlock(struct stripe_shm *s)
-{
-	s->writing = 0;
-	tn_unlock(&s->lock);
 }
 
 /* Reads without the lock, only to skip idle stripes. */
@@ -87,6 +67,11 @@ uint64_t tn_expire_stripe(struct stripe_shm *s, int64_t now_ms,
 				    .p = e->key, .len = e->keylen, .s = s};
 
 				k.h = tn_hash(k.p, k.len);
+				/* now, while the entry holds the key's bytes:
+				 * the scheduler learns of dead workers so */
+				tn_notify(NULL, TN_NOTIFY_EXPIRED, "expired",
+					  &k);
+				tn_watch_touch(&k);
 				tn_db_delete_entry(NULL, &k, e);
 				got++;
 			}
@@ -107,14 +92,14 @@ static bool expire_one(struct stripe_shm *s, int64_t deadline, uint64_t *total)
 	uint64_t got;
 
 	do {
-		if (!stripe_lock(s))
+		if (!tn_stripe_walk_lock(s, true))
 			return false;
 		got = tn_expire_stripe(s, tn_mstime(), deadline, &sampled);
 		/* deletions leave tables sparse: shrink them here, off the
 		 * clients' path */
 		if (got)
 			tn_dict_shrink(&s->keys, tn_stripe_cache(s));
-		stripe_unlock(s);
+		tn_stripe_walk_unlock(s);
 		*total += got;
 	} while (got * 100 > (uint64_t)sampled * TN_EXPIRE_STALE_PERC &&
 		 tn_monotonic_us() < deadline);
@@ -139,11 +124,11 @@ static void rehash_owned(int shard, int nshards, int64_t budget_us)
 		if ((int)(i % (uint32_t)nshards) != shard || !rehashing_hint(s))
 			continue;
 		do {
-			if (!stripe_lock(s))
+			if (!tn_stripe_walk_lock(s, true))
 				return;
 			more = tn_dict_rehash(&s->keys, tn_stripe_cache(s),
 					      TN_REHASH_STEPS);
-			stripe_unlock(s);
+			tn_stripe_walk_unlock(s);
 		} while (more && tn_monotonic_us() < deadline);
 		if (tn_monotonic_us() >= deadline) {
 			next = more ? i : (i + 1) % nstripes;

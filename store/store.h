@@ -43,7 +43,15 @@ struct tn_client {
 	uint64_t *khash;
 	size_t khash_cap;
 	void *loop_data; /* the shard's per-client state */
+	/* MULTI/EXEC and WATCH (store/multi.c) */
+	uint32_t multi_flags; /* TN_MULTI_* */
+	struct tn_multi *multi; /* queued commands, watched keys; or NULL */
+	struct tn_pubsub_client *ps; /* subscriptions (store/pubsub.c) */
+	int64_t obuf_soft_since_ms; /* above the soft output limit since */
 };
+
+#define TN_MULTI_ACTIVE (1u << 0) /* between MULTI and EXEC or DISCARD */
+#define TN_MULTI_DIRTY_EXEC (1u << 1) /* a command failed to queue */
 
 /* The client's slot in the shared client table (NULL if none). */
 struct client_shm *tn_shard_slot(struct tn_client *c);
@@ -64,6 +72,7 @@ struct tn_ctx {
 	int64_t now_ms;
 	const struct tn_cmd *cmd;
 	int shard; /* this process' shard index */
+	uint64_t dirty; /* tn_db_dirty() counts of this command: it wrote */
 };
 
 typedef void tn_cmd_fn(struct tn_ctx *x);
@@ -135,10 +144,56 @@ int tn_stripe_lock(struct stripe_shm *s);
 /*
  * Run one request for a client: look the command up, check arity, auth
  * and memory, lock the stripes of its keys in ascending order, call the
- * handler, unlock.  The reply goes to c->reply.
+ * handler, unlock.  The reply goes to c->reply.  Inside MULTI, queue it
+ * instead.
  */
 void tn_dispatch(struct tn_client *c, const struct tn_arg *argv, int argc,
 		 int shard);
+/*
+ * Refuse a command before it runs, as Redis' rejectCommand: reply `msg`
+ * (a full error, "ERR ..." included) and flag the transaction being
+ * queued, if any; EXEC itself answers EXECABORT and discards it.  `cmd`
+ * is NULL when the command is unknown.
+ */
+void tn_dispatch_reject(struct tn_client *c, const struct tn_cmd *cmd,
+			const char *msg);
+
+/*
+ * The second half of dispatch, for EXEC: run one command whose stripes
+ * the caller holds.  x->argv, argc and now_ms are set; `keys` are its key
+ * argument indexes, khash[i] the hash of keys[i] (NULL: already in
+ * x->c->khash).  A command that wrote touches the WATCHed keys among
+ * them.  0, or -ENOMEM (replied).
+ */
+int tn_call(struct tn_ctx *x, const struct tn_cmd *cmd, const int *keys,
+	    int nkeys, const uint64_t *khash);
+/* Sort stripe indexes and drop duplicates; returns the new count. */
+int tn_stripes_sort(uint32_t *idx, int n);
+/*
+ * Lock stripes (sorted, unique) in ascending order, marking them written
+ * when `write` or mid-rehash.  All are locked even when one is poisoned;
+ * returns false then (or when the store already is).
+ */
+bool tn_stripes_lock(const uint32_t *idx, int n, bool write);
+void tn_stripes_unlock(const uint32_t *idx, int n);
+
+/*
+ * What this process' running EXEC holds.  TN_HELD_ALL: every stripe (a
+ * queued command walks the keyspace), so the walkers below must not lock
+ * again: locks are not recursive.
+ */
+enum { TN_HELD_NONE, TN_HELD_SOME, TN_HELD_ALL };
+extern int tn_stripes_held;
+
+/*
+ * Lock a stripe for code that walks the stripes itself, one at a time
+ * (KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHALL, active expiry).  False (nothing
+ * held) when the store is poisoned: the caller replies the error.
+ * `write`: the holder may change the stripe (expiring keys, rehash
+ * steps), so a death must poison.  A no-op lock under TN_HELD_ALL.
+ */
+bool tn_stripe_walk_lock(struct stripe_shm *s, bool write);
+void tn_stripe_walk_unlock(struct stripe_shm *s);
 
 /* ------------------------------------------------------------------ */
 /* Keyspace (store/db.c)                                                */
@@ -252,10 +307,69 @@ uint64_t tn_expire_cycle(int shard, int nshards, int64_t budget_us);
 /* Expire one stripe's sampled keys (unit-testable core of the cycle). */
 uint64_t tn_expire_stripe(struct stripe_shm *s, int64_t now_ms,
 			  int64_t deadline_us, unsigned *sampled);
+/* ------------------------------------------------------------------ */
+/* WATCH (store/multi.c)                                                */
+/* ------------------------------------------------------------------ */
+
+void tn_watch_touch_slow(const struct tn_key *k);
+/* A key changed or expired (its stripe locked): EXEC of the clients of
+ * any shard that WATCH it will fail.  Free when nobody watches. */
+static inline void tn_watch_touch(const struct tn_key *k)
+{
+	if (__builtin_expect(tn_dict_size(&k->s->watched) != 0, 0))
+		tn_watch_touch_slow(k);
+}
+/* FLUSHALL is about to empty stripe s (locked): touch the watched keys
+ * that exist in it, as Redis' touchAllWatchedKeysInDb. */
+void tn_watch_touch_flush(struct stripe_shm *s);
+
 /* Free every key of every stripe (FLUSHALL). */
 void tn_db_flush_all(struct tn_ctx *x);
 uint64_t tn_db_size(void);
 uint64_t tn_db_expires(void);
+
+/* ------------------------------------------------------------------ */
+/* Pub/sub (store/pubsub.c), keyspace notifications (store/notify.c)   */
+/* ------------------------------------------------------------------ */
+
+/* PUBLISH: hand `msg` to the channel's subscribers (and the matching
+ * patterns') on every shard.  Returns how many receive it. */
+long long tn_publish(const char *ch, size_t chlen, const char *msg,
+		     size_t msglen);
+/*
+ * Keyspace notification of class `type` (TN_NOTIFY_* in daemon.h) for
+ * key k, as Redis' notifyKeyspaceEvent; nothing unless enabled by
+ * notify-keyspace-events.  x may be NULL (active expiry).
+ */
+void tn_notify(struct tn_ctx *x, int type, const char *event,
+	       const struct tn_key *k);
+/* Subscribed to any channel, pattern or shard channel? */
+bool tn_pubsub_subscribed(const struct tn_client *c);
+/* Dispatch: in a RESP2 subscribed context only (P|S)(UN)SUBSCRIBE, PING,
+ * QUIT and RESET run; for others reply Redis' error and return true. */
+bool tn_pubsub_context_denied(struct tn_client *c, const struct tn_cmd *cmd);
+/* Drop every subscription, without replies (RESET). */
+void tn_pubsub_reset(struct tn_client *c);
+/* A closing client: drop its subscriptions and pub/sub state. */
+void tn_pubsub_release(struct tn_client *c);
+/*
+ * The shard loop: tn_pubsub_drain() writes what this shard's inbox holds
+ * to its subscribers' output buffers; tn_pubsub_flush() then hands each
+ * client written to (once) to fn, which sends it or closes it.
+ * tn_pubsub_pending() says whether either has work (this shard published
+ * to itself, or clients wait for a flush).
+ */
+void tn_pubsub_drain(void);
+typedef void tn_pubsub_flush_fn(struct tn_client *c);
+void tn_pubsub_flush(tn_pubsub_flush_fn *fn);
+bool tn_pubsub_pending(void);
+/* client-output-buffer-limit of the client's class (pubsub if it is
+ * subscribed, else normal): true, and TN_CLIENT_CLOSE_ASAP set, once it
+ * is over the hard limit or over the soft one for too long. */
+bool tn_client_obuf_limit_reached(struct tn_client *c, int64_t now_ms);
+/* Supervisor: shard `shard` died; its subscribers no longer count and
+ * its inbox is emptied. */
+void tn_pubsub_forget_shard(int shard);
 
 /* ------------------------------------------------------------------ */
 /* Replies used across files                                            */

@@ -53,6 +53,8 @@ void tn_client_release(struct tn_client *c)
 {
 	if (tn_unlikely(long_names != NULL))
 		long_name_drop(c);
+	tn_multi_release(c);
+	tn_pubsub_release(c);
 }
 
 const char *tn_client_name(const struct tn_client *c, size_t *len)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "daemon/daemon.h"
 #include "store/cmds.h"
 #include "util/util.h"
 
@@ -26,29 +27,6 @@
 #define TN_RANDOMKEY_TRIES 100
 
 /*
- * Lock a stripe for a command that walks the keyspace itself, as dispatch
- * locks declared keys.  False (nothing held) when the store is poisoned:
- * the caller replies TN_ERR_RESTARTING.  `write`: the holder may change
- * the stripe (expiring keys, dict rehash steps), so a death must poison.
- */
-static bool stripe_lock(struct stripe_shm *s, bool write)
-{
-	if (tn_unlikely(tn_stripe_lock(s) < 0 || tn_seg->poisoned)) {
-		tn_unlock(&s->lock);
-		return false;
-	}
-	if (write)
-		s->writing = 1;
-	return true;
-}
-
-static void stripe_unlock(struct stripe_shm *s)
-{
-	s->writing = 0;
-	tn_unlock(&s->lock);
-}
-
-/*
  * A read that counts keyspace hits and misses but leaves the entry's
  * access time alone: Redis' LOOKUP_NOTOUCH (EXISTS, TYPE, TTL, OBJECT).
  */
@@ -58,10 +36,14 @@ static struct kentry_shm *lookup_notouch(struct tn_ctx *x,
 	struct kentry_shm *e = tn_db_find(x, k);
 	struct proc_shm *p = tn_proc(TN_PROC_SHARD0 + x->shard);
 
-	if (e)
+	if (e) {
 		p->hits++;
-	else
+	} else {
 		p->misses++;
+		/* OBJECT looks keys up as Redis' LOOKUP_NONOTIFY */
+		if (!x->cmd || strncmp(x->cmd->name, "object|", 7) != 0)
+			tn_notify(x, TN_NOTIFY_KEY_MISS, "keymiss", k);
+	}
 	return e;
 }
 
@@ -102,7 +84,10 @@ static void cmd_del(struct tn_ctx *x)
 	for (i = 1; i < x->argc; i++) {
 		struct tn_key k = tn_key_arg(x, i);
 
-		n += tn_db_delete(x, &k);
+		if (tn_db_delete(x, &k)) {
+			n++;
+			tn_notify(x, TN_NOTIFY_GENERIC, "del", &k);
+		}
 	}
 	if (n)
 		tn_db_dirty(x, (uint64_t)n);
@@ -187,14 +172,14 @@ static void cmd_keys(struct tn_ctx *x)
 	for (i = 0; i < tn_seg->nstripes; i++) {
 		struct stripe_shm *s = tn_stripe(i);
 
-		if (!stripe_lock(s, false)) {
+		if (!tn_stripe_walk_lock(s, false)) {
 			/* nothing after the mark has been sent yet */
 			x->r->out->len = mark;
 			tn_reply_error(x->r, TN_ERR_RESTARTING);
 			return;
 		}
 		tn_dict_foreach(&s->keys, keys_visit, &w);
-		stripe_unlock(s);
+		tn_stripe_walk_unlock(s);
 	}
 	tn_reply_defer_set(x->r, mark, '*', w.n);
 }
@@ -341,7 +326,7 @@ static void cmd_scan(struct tn_ctx *x)
 	for (;;) {
 		struct stripe_shm *s = tn_stripe(si);
 
-		if (!stripe_lock(s, false)) {
+		if (!tn_stripe_walk_lock(s, false)) {
 			free(a.buf);
 			tn_reply_error(x->r, TN_ERR_RESTARTING);
 			return;
@@ -351,7 +336,7 @@ static void cmd_scan(struct tn_ctx *x)
 			iters--;
 		} while (dc && iters > 0 &&
 			 a.visited < (unsigned long long)count);
-		stripe_unlock(s);
+		tn_stripe_walk_unlock(s);
 		if (!dc && ++si == nstripes) {
 			cursor = 0;
 			break;
@@ -465,10 +450,10 @@ static void cmd_randomkey(struct tn_ctx *x)
 		if (!s)
 			continue; /* sizes changed under us */
 		/* the pick may take a rehash step or expire a key */
-		if (!stripe_lock(s, true))
+		if (!tn_stripe_walk_lock(s, true))
 			goto poisoned;
 		got = random_from(x, s, 1);
-		stripe_unlock(s);
+		tn_stripe_walk_unlock(s);
 		if (got)
 			return;
 	}
@@ -480,12 +465,12 @@ static void cmd_randomkey(struct tn_ctx *x)
 
 		if (!stripe_size_hint(s))
 			continue;
-		if (!stripe_lock(s, false))
+		if (!tn_stripe_walk_lock(s, false))
 			goto poisoned;
 		tn_dict_foreach(&s->keys, live_visit, &f);
 		if (f.e)
 			tn_reply_bulk(x->r, f.e->key, f.e->keylen);
-		stripe_unlock(s);
+		tn_stripe_walk_unlock(s);
 		if (f.e)
 			return;
 	}
@@ -575,6 +560,8 @@ static void rename_generic(struct tn_ctx *x, bool nx)
 	if (src.s != dst.s)
 		tn_db_delete_entry(x, &src, e);
 	tn_db_dirty(x, 1);
+	tn_notify(x, TN_NOTIFY_GENERIC, "rename_from", &src);
+	tn_notify(x, TN_NOTIFY_GENERIC, "rename_to", &dst);
 	if (nx)
 		tn_reply_int(x->r, 1);
 	else
@@ -673,9 +660,12 @@ static void expire_generic(struct tn_ctx *x, int64_t base, bool seconds)
 	}
 	if (when <= x->now_ms) {
 		tn_db_delete_entry(x, &k, e);
+		tn_notify(x, TN_NOTIFY_GENERIC, "del", &k);
 	} else if (tn_db_set_expire(k.s, e, when) < 0) {
 		tn_reply_error(x->r, TN_ERR_OOM);
 		return;
+	} else {
+		tn_notify(x, TN_NOTIFY_GENERIC, "expire", &k);
 	}
 	tn_db_dirty(x, 1);
 	tn_reply_int(x->r, 1);
@@ -762,6 +752,7 @@ static void cmd_persist(struct tn_ctx *x)
 	}
 	tn_db_set_expire(k.s, e, -1);
 	tn_db_dirty(x, 1);
+	tn_notify(x, TN_NOTIFY_GENERIC, "persist", &k);
 	tn_reply_int(x->r, 1);
 }
 

@@ -54,6 +54,16 @@ static void cmd_ping(struct tn_ctx *x)
 			       "ERR wrong number of arguments for 'ping' command");
 		return;
 	}
+	/* a RESP2 subscriber can only read arrays: Redis sends this */
+	if (x->c->resp == 2 && tn_pubsub_subscribed(x->c)) {
+		tn_reply_array(x->r, 2);
+		tn_reply_bulk(x->r, "pong", 4);
+		if (x->argc == 2)
+			tn_reply_bulk(x->r, x->argv[1].p, x->argv[1].len);
+		else
+			tn_reply_bulk(x->r, "", 0);
+		return;
+	}
 	if (x->argc == 2)
 		tn_reply_bulk(x->r, x->argv[1].p, x->argv[1].len);
 	else
@@ -206,6 +216,8 @@ static void cmd_hello(struct tn_ctx *x)
  * if no password is required); Redis 7 keeps the no-evict flag. */
 static void cmd_reset(struct tn_ctx *x)
 {
+	tn_multi_discard(x->c);
+	tn_pubsub_reset(x->c);
 	tn_client_setname(x, "", 0);
 	tn_client_set_resp(x, 2);
 	x->c->authenticated = no_password();

@@ -598,6 +598,8 @@ static void cmd_sadd(struct tn_ctx *x)
 		return;
 	}
 	tn_db_dirty(x, (uint64_t)added);
+	if (added)
+		tn_notify(x, TN_NOTIFY_SET, "sadd", &k);
 	tn_reply_int(x->r, added);
 }
 
@@ -627,8 +629,12 @@ static void cmd_srem(struct tn_ctx *x)
 		}
 	}
 	sv_save(e, &sv);
-	if (!sv_size(&sv))
+	if (removed)
+		tn_notify(x, TN_NOTIFY_SET, "srem", &k);
+	if (!sv_size(&sv)) {
 		tn_db_delete_entry(x, &k, e);
+		tn_notify(x, TN_NOTIFY_GENERIC, "del", &k);
+	}
 	tn_db_dirty(x, (uint64_t)removed);
 	tn_reply_int(x->r, removed);
 }
@@ -671,8 +677,13 @@ static void cmd_smove(struct tn_ctx *x)
 		sv_save(dst, &dsv);
 	sv_del(&ssv, tn_stripe_cache(ks.s), &m);
 	sv_save(src, &ssv);
-	if (!sv_size(&ssv))
+	tn_notify(x, TN_NOTIFY_SET, "srem", &ks);
+	if (!sv_size(&ssv)) {
 		tn_db_delete_entry(x, &ks, src);
+		tn_notify(x, TN_NOTIFY_GENERIC, "del", &ks);
+	}
+	if (added)
+		tn_notify(x, TN_NOTIFY_SET, "sadd", &kd);
 	tn_db_dirty(x, 1 + (uint64_t)added);
 	tn_reply_int(x->r, 1);
 }
@@ -920,9 +931,11 @@ static void spop_count(struct tn_ctx *x, const struct tn_key *k,
 	struct slab_cache_shm *c = tn_stripe_cache(k->s);
 	uint64_t size = sv_size(&sv), remaining, i;
 
+	tn_notify(x, TN_NOTIFY_SET, "spop", k);
 	if (count >= size) {
 		sv_reply_all(x, &sv);
 		tn_db_delete_entry(x, k, e);
+		tn_notify(x, TN_NOTIFY_GENERIC, "del", k);
 		tn_db_dirty(x, size);
 		return;
 	}
@@ -972,8 +985,11 @@ static void cmd_spop(struct tn_ctx *x)
 	sv = sv_load(e);
 	spop_one(x, &sv, tn_stripe_cache(k.s));
 	sv_save(e, &sv);
-	if (!sv_size(&sv))
+	tn_notify(x, TN_NOTIFY_SET, "spop", &k);
+	if (!sv_size(&sv)) {
 		tn_db_delete_entry(x, &k, e);
+		tn_notify(x, TN_NOTIFY_GENERIC, "del", &k);
+	}
 	tn_db_dirty(x, 1);
 }
 
@@ -1329,8 +1345,14 @@ static int distinct_present(const struct set_src *s, int n)
 }
 
 /* The STORE forms' ending: dst holds the result, or is gone if empty. */
-static void store_result(struct tn_ctx *x, int dst, struct set_out *o)
+static void store_result(struct tn_ctx *x, int dst, struct set_out *o,
+			 enum set_op op)
 {
+	static const char *const event[] = {
+		[SET_INTER] = "sinterstore",
+		[SET_UNION] = "sunionstore",
+		[SET_DIFF] = "sdiffstore",
+	};
 	struct tn_key dk = tn_key_arg(x, dst);
 	uint64_t size = sv_size(&o->res);
 
@@ -1341,8 +1363,10 @@ static void store_result(struct tn_ctx *x, int dst, struct set_out *o)
 	}
 	if (!size) {
 		sv_free(&o->res);
-		if (tn_db_delete(x, &dk))
+		if (tn_db_delete(x, &dk)) {
 			tn_db_dirty(x, 1);
+			tn_notify(x, TN_NOTIFY_GENERIC, "del", &dk);
+		}
 		tn_reply_int(x->r, 0);
 		return;
 	}
@@ -1352,6 +1376,7 @@ static void store_result(struct tn_ctx *x, int dst, struct set_out *o)
 		return;
 	}
 	tn_db_dirty(x, 1);
+	tn_notify(x, TN_NOTIFY_SET, event[op], &dk);
 	tn_reply_int(x->r, (long long)size);
 }
 
@@ -1421,7 +1446,7 @@ static void set_op_generic(struct tn_ctx *x, enum set_op op, int first,
 	}
 
 	if (dst) {
-		store_result(x, dst, &o);
+		store_result(x, dst, &o, op);
 	} else if (o.mode == OUT_CARD) {
 		tn_reply_int(x->r, (long long)o.n);
 	} else if (o.mode == OUT_REPLY) {

@@ -264,6 +264,9 @@ static void set_generic(struct tn_ctx *x, const struct tn_key *k, unsigned f,
 		return;
 	}
 	tn_db_dirty(x, 1);
+	tn_notify(x, TN_NOTIFY_STRING, "set", k);
+	if (ms >= 0)
+		tn_notify(x, TN_NOTIFY_GENERIC, "expire", k);
 	if (setnx)
 		tn_reply_int(x->r, 1);
 	else if (!(f & OPT_GET))
@@ -284,6 +287,7 @@ static void cmd_set(struct tn_ctx *x)
 			return;
 		}
 		tn_db_dirty(x, 1);
+		tn_notify(x, TN_NOTIFY_STRING, "set", &k);
 		tn_reply_ok(x->r);
 		return;
 	}
@@ -338,6 +342,7 @@ static void cmd_getset(struct tn_ctx *x)
 		return;
 	}
 	tn_db_dirty(x, 1);
+	tn_notify(x, TN_NOTIFY_STRING, "set", &k);
 }
 
 static void cmd_getdel(struct tn_ctx *x)
@@ -354,6 +359,7 @@ static void cmd_getdel(struct tn_ctx *x)
 	tn_reply_bulk(x->r, tn_kentry_val(e), e->vlen);
 	tn_db_delete_entry(x, &k, e);
 	tn_db_dirty(x, 1);
+	tn_notify(x, TN_NOTIFY_GENERIC, "del", &k);
 }
 
 /*
@@ -383,6 +389,7 @@ static void cmd_getex(struct tn_ctx *x)
 		tn_reply_bulk(x->r, tn_kentry_val(e), e->vlen);
 		tn_db_delete_entry(x, &k, e);
 		tn_db_dirty(x, 1);
+		tn_notify(x, TN_NOTIFY_GENERIC, "del", &k);
 		return;
 	}
 	if (f & OPT_EXPIRE) {
@@ -391,9 +398,11 @@ static void cmd_getex(struct tn_ctx *x)
 			return;
 		}
 		tn_db_dirty(x, 1);
+		tn_notify(x, TN_NOTIFY_GENERIC, "expire", &k);
 	} else if ((f & OPT_PERSIST) && e->expire_ms >= 0) {
 		tn_db_set_expire(k.s, e, -1);
 		tn_db_dirty(x, 1);
+		tn_notify(x, TN_NOTIFY_GENERIC, "persist", &k);
 	}
 	tn_reply_bulk(x->r, tn_kentry_val(e), e->vlen);
 }
@@ -449,6 +458,7 @@ static void mset_generic(struct tn_ctx *x, bool nx)
 			tn_reply_error(x->r, TN_ERR_OOM);
 			return;
 		}
+		tn_notify(x, TN_NOTIFY_STRING, "set", &k);
 	}
 	tn_db_dirty(x, (uint64_t)(x->argc - 1) / 2);
 	if (nx)
@@ -509,6 +519,7 @@ static void incr_generic(struct tn_ctx *x, long long by)
 	e->enc = TN_E_STR;
 	memcpy(tn_kentry_val(e), buf, (size_t)n);
 	tn_db_dirty(x, 1);
+	tn_notify(x, TN_NOTIFY_STRING, "incrby", &k);
 	tn_reply_int(x->r, v);
 }
 
@@ -597,6 +608,7 @@ static void cmd_incrbyfloat(struct tn_ctx *x)
 		return;
 	}
 	tn_db_dirty(x, 1);
+	tn_notify(x, TN_NOTIFY_STRING, "incrbyfloat", &k);
 	tn_reply_bulk(x->r, buf, n);
 }
 
@@ -630,6 +642,7 @@ static void cmd_append(struct tn_ctx *x)
 		}
 		memcpy(tn_kentry_val(e), a->p, a->len);
 		tn_db_dirty(x, 1);
+		tn_notify(x, TN_NOTIFY_STRING, "append", &k);
 		tn_reply_int(x->r, (long long)a->len);
 		return;
 	}
@@ -644,6 +657,7 @@ static void cmd_append(struct tn_ctx *x)
 	memcpy(tn_kentry_val(e) + old, a->p, a->len);
 	e->enc = TN_E_RAWSTR;
 	tn_db_dirty(x, 1);
+	tn_notify(x, TN_NOTIFY_STRING, "append", &k);
 	tn_reply_int(x->r, (long long)e->vlen);
 }
 
@@ -738,6 +752,7 @@ static void cmd_setrange(struct tn_ctx *x)
 	memcpy(tn_kentry_val(e) + off, a->p, a->len);
 	e->enc = TN_E_RAWSTR;
 	tn_db_dirty(x, 1);
+	tn_notify(x, TN_NOTIFY_STRING, "setrange", &k);
 	tn_reply_int(x->r, (long long)e->vlen);
 }
 

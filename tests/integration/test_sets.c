@@ -1409,3 +1409,65 @@ Test(sets, resp2_reply_types)
 	raw_expect(&r, "SRANDMEMBER nosuch -3", "*0\r\n");
 	close(r.fd);
 }
+
+/* Clients on different shards move members between sets at the same
+ * time: every member ends up in exactly one set. */
+Test(sets, smove_concurrent)
+{
+	enum { NC = 4, NK = 6, NM = 60, OPS = 3000 };
+	redisContext *c[NC];
+	redisReply *r;
+	char key[16];
+	long long total = 0;
+	int i, j, k;
+
+	for (i = 0; i < NC; i++)
+		c[i] = tn_connect(&srv);
+	for (k = 0; k < NK; k++)
+		for (j = 0; j < NM; j++)
+			tn_expect_int(tn_cmd(c[0], "SADD mv%d %s%d", k,
+					     j % 2 ? "m" : "", k * NM + j),
+				      1);
+	srandom(7);
+	for (i = 0; i < NC; i++) {
+		for (j = 0; j < OPS; j++) {
+			int m = (int)(random() % (NK * NM));
+
+			redisAppendCommand(c[i], "SMOVE mv%d mv%d %s%d",
+					   (int)(random() % NK),
+					   (int)(random() % NK),
+					   m % 2 ? "m" : "", m);
+		}
+	}
+	for (j = 0; j < OPS; j++) {
+		for (i = 0; i < NC; i++) {
+			cr_assert_eq(redisGetReply(c[i], (void **)&r), REDIS_OK);
+			cr_expect(r->type == REDIS_REPLY_INTEGER &&
+					  (r->integer == 0 || r->integer == 1),
+				  "SMOVE reply %d", r->type);
+			freeReplyObject(r);
+		}
+	}
+	for (k = 0; k < NK; k++) {
+		r = tn_cmd(c[0], "SCARD mv%d", k);
+		total += r->integer;
+		freeReplyObject(r);
+	}
+	cr_expect_eq(total, NK * NM, "members counted: %lld", total);
+	r = tn_cmd(c[0], "SUNION mv0 mv1 mv2 mv3 mv4 mv5");
+	cr_expect_eq(r->elements, NK * NM);
+	freeReplyObject(r);
+	for (j = 0; j < NK * NM; j++) {
+		int where = 0;
+
+		snprintf(key, sizeof(key), "%s%d", j % 2 ? "m" : "", j);
+		for (k = 0; k < NK; k++) {
+			r = tn_cmd(c[0], "SISMEMBER mv%d %s", k, key);
+			where += r->integer == 1;
+			freeReplyObject(r);
+		}
+		cr_expect_eq(where, 1, "%s is in %d sets", key, where);
+	}
+	for (i = 0; i < NC; i++)
+		redisFree(c[i]);
+}

@@ -679,6 +679,8 @@ Test(config, runtime_accepts_mutable_directives)
 	    {"proto-max-bulk-len", "1mb"},
 	    {"client-query-buffer-limit", "2gb"},
 	    {"set-max-intset-entries", "64"},
+	    {"client-output-buffer-limit", "pubsub 1mb 512kb 10"},
+	    {"notify-keyspace-events", "KEA"},
 	    {"hz", "20"},
 	    {"loglevel", "debug"},
 	    {"dir", "/tmp"},
@@ -780,7 +782,11 @@ Test(config, get_formats_like_config_get)
 	    {"maxmemory", "0"},
 	    {"proto-max-bulk-len", "536870912"},
 	    {"client-query-buffer-limit", "1073741824"},
+	    {"client-output-buffer-limit",
+	     "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 "
+	     "8388608 60"},
 	    {"set-max-intset-entries", "512"},
+	    {"notify-keyspace-events", ""},
 	    {"hz", "10"},
 	    {"daemonize", "no"},
 	    {"pidfile", ""},
@@ -983,7 +989,123 @@ Test(config, names_are_unique_and_known)
 		for (j = 0; j < i; j++)
 			cr_expect_str_neq(names[i], names[j]);
 	}
-	cr_expect_eq(i, 22);
+	cr_expect_eq(i, 24);
+}
+
+/* Redis' keyspaceEventsStringToFlags and keyspaceEventsFlagsToString. */
+Test(config, notify_keyspace_events_like_redis)
+{
+	static const struct {
+		const char *set, *get;
+	} cases[] = {
+	    {"", ""},		 {"KEA", "AKE"},   {"Kgn", "gnK"},
+	    {"AKEmn", "AKEm"},	 {"Ex", "xE"},	   {"$sg", "g$sK"},
+	    {"g$lshzxetd", "AK"}, {"EKm", "KEm"}, {"xxE", "xE"},
+	};
+	struct tn_config c;
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < TN_ARRAY_SIZE(cases); i++) {
+		tn_config_defaults(&c);
+		/* "$sg" and the A row also set K, to show the letters' order */
+		cr_assert_eq(set1(&c, "notify-keyspace-events", cases[i].set,
+				  true, err, sizeof(err)),
+			     0, "%s: %s", cases[i].set, err);
+		if (i == 5 || i == 6)
+			c.notify_keyspace_events |= TN_NOTIFY_KEYSPACE;
+		cr_expect_str_eq(get(&c, "notify-keyspace-events"),
+				 cases[i].get, "set %s", cases[i].set);
+	}
+	tn_config_defaults(&c);
+	cr_expect_eq(set1(&c, "notify-keyspace-events", "Ex", true, err,
+			  sizeof(err)),
+		     0);
+	cr_expect_eq(c.notify_keyspace_events,
+		     TN_NOTIFY_KEYEVENT | TN_NOTIFY_EXPIRED);
+	cr_expect_eq(set1(&c, "notify-keyspace-events", "KEQ", true, err,
+			  sizeof(err)),
+		     -1);
+	cr_expect_str_eq(err, "ERR CONFIG SET failed (possibly related to "
+			      "argument 'notify-keyspace-events') - Invalid "
+			      "event class character. Use "
+			      "'Ag$lshzxeKEtmdn'.");
+	cr_expect_eq(c.notify_keyspace_events,
+		     TN_NOTIFY_KEYEVENT | TN_NOTIFY_EXPIRED, "unchanged");
+}
+
+/* Redis' client-output-buffer-limit: groups of four, all or nothing. */
+Test(config, client_output_buffer_limit_like_redis)
+{
+	static const struct {
+		const char *value, *err;
+	} bad[] = {
+	    {"pubsub 1mb", "Wrong number of arguments in buffer limit "
+			   "configuration."},
+	    {"pubsub  1mb 2k 3", "Wrong number of arguments in buffer limit "
+				 "configuration."},
+	    {"foo 1 1 1", "Invalid client class specified in buffer limit "
+			  "configuration."},
+	    {"master 1 1 1", "Invalid client class specified in buffer limit "
+			     "configuration."},
+	    {"pubsub 1x 1 1", "Error in hard, soft or soft_seconds setting in "
+			      "buffer limit configuration."},
+	    {"pubsub -1 1 1", "Error in hard, soft or soft_seconds setting in "
+			      "buffer limit configuration."},
+	    {"pubsub 1 1 -1", "Error in hard, soft or soft_seconds setting in "
+			      "buffer limit configuration."},
+	    {"normal 1 2 3 pubsub 1 1 x", "Error in hard, soft or "
+					  "soft_seconds setting in buffer "
+					  "limit configuration."},
+	};
+	const char *file_args[] = {"replica", "1gb", "100mb", "5"};
+	struct tn_config c;
+	char err[512], want[512];
+	size_t i;
+
+	tn_config_defaults(&c);
+	cr_expect_eq(c.obuf_limit[TN_OBUF_PUBSUB].hard_bytes, 32LL << 20);
+	cr_expect_eq(c.obuf_limit[TN_OBUF_PUBSUB].soft_bytes, 8LL << 20);
+	cr_expect_eq(c.obuf_limit[TN_OBUF_PUBSUB].soft_s, 60);
+	for (i = 0; i < TN_ARRAY_SIZE(bad); i++) {
+		cr_expect_eq(set1(&c, "client-output-buffer-limit",
+				  bad[i].value, true, err, sizeof(err)),
+			     -1, "%s accepted", bad[i].value);
+		snprintf(want, sizeof(want),
+			 "ERR CONFIG SET failed (possibly related to argument "
+			 "'client-output-buffer-limit') - %s",
+			 bad[i].err);
+		cr_expect_str_eq(err, want, "%s", bad[i].value);
+	}
+	cr_expect_str_eq(get(&c, "client-output-buffer-limit"),
+			 "normal 0 0 0 slave 268435456 67108864 60 pubsub "
+			 "33554432 8388608 60",
+			 "a refused value changes nothing");
+	cr_expect_eq(set1(&c, "client-output-buffer-limit",
+			  "PUBSUB 1mb 2k 03 replica 1 2 3", true, err,
+			  sizeof(err)),
+		     0, "%s", err);
+	cr_expect_str_eq(get(&c, "client-output-buffer-limit"),
+			 "normal 0 0 0 slave 1 2 3 pubsub 1048576 2000 3");
+	cr_expect_eq(set1(&c, "client-output-buffer-limit", "", true, err,
+			  sizeof(err)),
+		     0, "nothing to change");
+	/* the last of a class wins */
+	cr_expect_eq(set1(&c, "client-output-buffer-limit",
+			  "pubsub 1 1 1 pubsub 5 5 5", true, err,
+			  sizeof(err)),
+		     0);
+	cr_expect_eq(c.obuf_limit[TN_OBUF_PUBSUB].hard_bytes, 5);
+	/* a config line gives the four words as arguments */
+	cr_expect_eq(tn_config_set(&c, "client-output-buffer-limit", 4,
+				   file_args, false, err, sizeof(err)),
+		     0, "%s", err);
+	cr_expect_eq(c.obuf_limit[TN_OBUF_REPLICA].hard_bytes, 1LL << 30);
+	cr_expect_eq(c.obuf_limit[TN_OBUF_REPLICA].soft_bytes, 100LL << 20);
+	cr_expect_eq(c.obuf_limit[TN_OBUF_REPLICA].soft_s, 5);
+	cr_expect_eq(tn_config_set(&c, "client-output-buffer-limit", 0,
+				   file_args, false, err, sizeof(err)),
+		     -1, "no arguments");
 }
 
 /* Find a file of the source tree: tests run from the top, or TN_SRCDIR. */
