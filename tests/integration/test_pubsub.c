@@ -712,11 +712,13 @@ Test(pubsub, soft_limit_waits_its_seconds)
 {
 	redisContext *pub = hiredis_on_shard(1);
 	int lazy = lazy_subscriber(0, "soft");
-	char *m = malloc(SLOW_MSG_BYTES);
+	char *m = malloc(SLOW_MSG_BYTES + 1);
 	long long i, above_at;
 
 	cr_assert_not_null(m);
+	/* publish() formats with %s: the message must end in a NUL */
 	memset(m, 's', SLOW_MSG_BYTES);
+	m[SLOW_MSG_BYTES] = '\0';
 	freeReplyObject(tn_cmd(pub, "CONFIG SET client-output-buffer-limit "
 				    "%s",
 			       "pubsub 0 256kb 2"));
