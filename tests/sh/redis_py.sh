@@ -3,66 +3,7 @@
 # whatever python3 comes first on PATH) against a real Titan.
 set -u
 
-build=${1:-build}
-case $build in /*) ;; *) build="$PWD/$build" ;; esac
-sup="$build/titan-supervisor"
-dir=
-pid=
-
-fail() {
-	echo "redis_py.sh: FAIL: $*" >&2
-	[ -n "$dir" ] && [ -f "$dir/titan.log" ] && tail -20 "$dir/titan.log" >&2
-	exit 1
-}
-
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	[ -n "$dir" ] && rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Start a supervisor on a free port in a temp dir; poll until it answers.
-start_server() {
-	[ -x "$sup" ] || fail "no $sup (build it first)"
-	dir=$(mktemp -d /tmp/titan-sh-XXXXXX) || fail "mktemp"
-	port=$(free_port) || fail "no free port"
-	cat >"$dir/titan.conf" <<EOF
-port $port
-bind 127.0.0.1
-dir $dir
-logfile $dir/titan.log
-shards 2
-EOF
-	"$sup" -c "$dir/titan.conf" >"$dir/stdout" 2>&1 &
-	pid=$!
-	i=0
-	until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do
-		kill -0 "$pid" 2>/dev/null || fail "supervisor died at start: $(cat "$dir/stdout")"
-		i=$((i + 1))
-		[ $i -le 150 ] || fail "no PONG on port $port after 15 s"
-		sleep 0.1
-	done
-}
-
-# SIGTERM, then wait (bounded by a watchdog) and insist on exit 0.
-stop_server() {
-	kill -TERM "$pid"
-	(sleep 15 && kill -9 "$pid" 2>/dev/null) &
-	wd=$!
-	wait "$pid"
-	rc=$?
-	kill "$wd" 2>/dev/null
-	pid=
-	[ $rc -eq 0 ] || fail "supervisor exited with $rc after SIGTERM (137: hung, killed)"
-	# a SAN=1 build reports on stderr
-	! grep -q 'ERROR: AddressSanitizer\|runtime error' "$dir/stdout" ||
-		fail "sanitizer report: $(cat "$dir/stdout")"
-}
+. "$(dirname "$0")/lib/server.sh"
 
 py=/usr/bin/python3
 [ -x $py ] || fail "no $py"
