@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "ipc/ipc.h"
 #include "util/util.h"
 
 /* Nesting bound for `include`: deep enough for any layout, shallow enough
@@ -793,100 +794,36 @@ const char *const *tn_config_names(void)
 	return names;
 }
 
-static char cfg_unescape(char ch)
-{
-	switch (ch) {
-	case 'n':
-		return '\n';
-	case 'r':
-		return '\r';
-	case 't':
-		return '\t';
-	case 'b':
-		return '\b';
-	case 'a':
-		return '\a';
-	default:
-		return ch;
-	}
-}
-
-static int cfg_hexval(char ch)
-{
-	return isdigit((unsigned char)ch)
-		   ? ch - '0'
-		   : tolower((unsigned char)ch) - 'a' + 10;
-}
-
 /*
- * Copy a quoted argument, `p` just past its opening quote, to `*outp`.
- * "Double quotes" take \xHH, \n, \r, \t, \b, \a and \<char>; 'single
- * quotes' take only \'.  Returns a pointer past the closing quote, or
- * NULL with *bad set: -1 for unbalanced quotes, -2 for an escaped NUL
- * (which C strings cannot carry).
- */
-static const char *cfg_split_quoted(const char *p, char quote, char **outp,
-				    int *bad)
-{
-	char *out = *outp;
-
-	*bad = -1;
-	for (;; p++) {
-		if (*p == '\0')
-			return NULL;
-		if (quote == '"' && p[0] == '\\' && p[1] == 'x' &&
-		    isxdigit((unsigned char)p[2]) &&
-		    isxdigit((unsigned char)p[3])) {
-			*out = (char)(cfg_hexval(p[2]) * 16 + cfg_hexval(p[3]));
-			if (*out++ == '\0') {
-				*bad = -2;
-				return NULL;
-			}
-			p += 3;
-		} else if (quote == '"' && p[0] == '\\' && p[1]) {
-			*out++ = cfg_unescape(*++p);
-		} else if (quote == '\'' && p[0] == '\\' && p[1] == '\'') {
-			*out++ = *++p;
-		} else if (*p == quote) {
-			/* the closing quote must end the argument */
-			if (p[1] && !isspace((unsigned char)p[1]))
-				return NULL;
-			*outp = out;
-			return p + 1;
-		} else {
-			*out++ = *p;
-		}
-	}
-}
-
-/*
- * Split a line into arguments as Redis' sdssplitargs() does.  A quote may
- * open mid-argument (a"b c" is one argument).  `buf` holds strlen(p) + 1
- * bytes, `argv` strlen(p) / 2 + 2 entries.  Returns the number of
- * arguments, or -1 (unbalanced quotes) or -2 (NUL byte).
+ * Split a line into NUL-terminated arguments with the same splitter as
+ * inline RESP commands (Redis' sdssplitargs() rules).  `buf` holds
+ * 2 * strlen(p) + 2 bytes, `argv` strlen(p) / 2 + 2 entries.  Returns the
+ * number of arguments, or -1 (unbalanced quotes) or -2 (a NUL byte, which
+ * C strings cannot carry).
  */
 static int cfg_split(const char *p, char *buf, char **argv)
 {
-	char *out = buf;
-	int argc = 0, bad;
+	size_t len = strlen(p), max = len / 2 + 2, i;
+	struct tn_arg *args = malloc(max * sizeof(*args));
+	char *store = buf + len + 1;
+	int argc;
 
-	for (;;) {
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p == '\0')
-			return argc;
-		argv[argc++] = out;
-		while (*p && !strchr(" \t\r\n", *p)) {
-			if (*p == '"' || *p == '\'') {
-				p = cfg_split_quoted(p + 1, *p, &out, &bad);
-				if (!p)
-					return bad;
-				break;
-			}
-			*out++ = *p++;
+	if (!args)
+		return -1;
+	argc = tn_split_args(p, len, buf, args, max);
+	for (i = 0; argc > 0 && i < (size_t)argc; i++) {
+		if (memchr(args[i].p, '\0', args[i].len)) {
+			argc = -2;
+			break;
 		}
-		*out++ = '\0';
+		/* args point into buf; lay them out again with terminators */
+		memcpy(store, args[i].p, args[i].len);
+		store[args[i].len] = '\0';
+		argv[i] = store;
+		store += args[i].len + 1;
 	}
+	free(args);
+	return argc;
 }
 
 static int cfg_load_file(struct tn_config *c, const char *path, int depth,
@@ -898,7 +835,7 @@ static int cfg_load_text(struct tn_config *c, char *text, const char *origin,
 			 int depth, char *err, size_t errlen)
 {
 	size_t len = strlen(text);
-	char *buf = malloc(len + 1);
+	char *buf = malloc(2 * len + 2);
 	char **argv = malloc((len / 2 + 2) * sizeof(*argv));
 	char *line, *next, *end, msg[1024];
 	int lineno = 0, argc, rc = -1;
@@ -1044,7 +981,7 @@ void tn_config_defaults(struct tn_config *c)
 		const char *one[1] = {d->default_text};
 
 		if (d->kind == CFG_BIND) {
-			if (strlen(d->default_text) >= sizeof(buf))
+			if (2 * strlen(d->default_text) + 2 > sizeof(buf))
 				goto broken;
 			argc = cfg_split(d->default_text, buf, argv);
 			if (argc < 0 ||
