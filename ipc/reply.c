@@ -15,7 +15,6 @@
 /* Type byte + "-9223372036854775808" + CRLF, with room for ll2str's NUL. */
 #define TN_HDR_MAX 32
 /* Redis' MAX_LONG_DOUBLE_CHARS: %.17Lf of the largest long double fits. */
-#define TN_LD_MAX_CHARS (5 * 1024)
 
 /* Room for n more bytes at the end of the buffer, or NULL (and oom). */
 static char *reply_room(struct tn_reply *r, size_t n)
@@ -198,27 +197,16 @@ void tn_reply_double(struct tn_reply *r, double d)
 void tn_reply_long_double(struct tn_reply *r, long double d)
 {
 	char buf[TN_LD_MAX_CHARS];
-	int n;
+	size_t n;
 
-	/* ld2string(LD_STR_HUMAN): fixed point, then trailing zeros off. */
 	if (isinf(d)) {
 		tn_reply_bulkstr(r, d > 0 ? "inf" : "-inf");
 		return;
 	}
-	n = snprintf(buf, sizeof(buf), "%.17Lf", d);
-	if (n < 0 || (size_t)n >= sizeof(buf)) {
+	n = tn_ld2str(buf, sizeof(buf), d);
+	if (!n) {
 		tn_reply_error(r, "ERR number too large to print");
 		return;
-	}
-	if (memchr(buf, '.', (size_t)n)) {
-		while (buf[n - 1] == '0')
-			n--;
-		if (buf[n - 1] == '.')
-			n--;
-	}
-	if (n == 2 && buf[0] == '-' && buf[1] == '0') {
-		buf[0] = '0';
-		n = 1;
 	}
 	tn_reply_bulk(r, buf, (size_t)n);
 }

@@ -30,8 +30,6 @@ enum {
 /* Growth slack for APPEND/SETRANGE is capped here, as sds' greedy
  * preallocation (SDS_MAX_PREALLOC). */
 #define STR_PREALLOC_MAX_BYTES (1024 * 1024)
-/* Redis' MAX_LONG_DOUBLE_CHARS: room for "%.17Lf" of any long double. */
-#define STR_LD_MAX_CHARS (5 * 1024)
 #define STR_LL_MAX_CHARS 24
 
 #define ERR_EXPIRE "ERR invalid expire time in '%s' command"
@@ -555,35 +553,11 @@ static void cmd_decrby(struct tn_ctx *x)
 	incr_generic(x, -by);
 }
 
-/*
- * Redis' ld2string(LD_STR_HUMAN): fixed point with 17 digits, trailing
- * zeros (and a bare '.') dropped, "-0" shown as "0".  The same bytes are
- * stored and replied, as tn_reply_long_double would write them.
- */
-static size_t ld_human(char *buf, size_t cap, long double d)
-{
-	int n = snprintf(buf, cap, "%.17Lf", d);
-
-	if (n < 0 || (size_t)n >= cap)
-		return 0;
-	if (memchr(buf, '.', (size_t)n)) {
-		while (buf[n - 1] == '0')
-			n--;
-		if (buf[n - 1] == '.')
-			n--;
-	}
-	if (n == 2 && buf[0] == '-' && buf[1] == '0') {
-		buf[0] = '0';
-		n = 1;
-	}
-	return (size_t)n;
-}
-
 static void cmd_incrbyfloat(struct tn_ctx *x)
 {
 	struct tn_key k = tn_key_arg(x, 1);
 	struct kentry_shm *e = tn_db_find(x, &k);
-	char buf[STR_LD_MAX_CHARS];
+	char buf[TN_LD_MAX_CHARS];
 	long double v = 0, by;
 	size_t n;
 
@@ -600,7 +574,8 @@ static void cmd_incrbyfloat(struct tn_ctx *x)
 			       "ERR increment would produce NaN or Infinity");
 		return;
 	}
-	n = ld_human(buf, sizeof(buf), v);
+	/* the same bytes are stored and replied */
+	n = tn_ld2str(buf, sizeof(buf), v);
 	/* INCRBYFLOAT keeps the key's TTL, as INCR does */
 	e = put_string(x, &k, e, buf, n, true);
 	if (!e) {

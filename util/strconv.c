@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,7 +15,6 @@
 #include "util/util.h"
 
 /* Redis' MAX_LONG_DOUBLE_CHARS: longer input is not a number to it. */
-#define TN_LD_MAX_CHARS (5 * 1024)
 /* "-9223372036854775808" is 20 characters; longer is never valid. */
 #define TN_LL_MAX_CHARS 20
 
@@ -172,4 +172,23 @@ int tn_parse_memory(const char *s, unsigned long long *out)
 		return -1;
 	*out = v * mul;
 	return 0;
+}
+
+size_t tn_ld2str(char *buf, size_t cap, long double d)
+{
+	int n = snprintf(buf, cap, "%.17Lf", d);
+
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	if (memchr(buf, '.', (size_t)n)) {
+		while (buf[n - 1] == '0')
+			n--;
+		if (buf[n - 1] == '.')
+			n--;
+	}
+	if (n == 2 && buf[0] == '-' && buf[1] == '0') {
+		buf[0] = '0';
+		n = 1;
+	}
+	return (size_t)n;
 }

@@ -76,6 +76,14 @@ int tn_str2ll(const char *s, size_t len, long long *out);
 int tn_str2ld(const char *s, size_t len, long double *out);
 /* Integer to decimal; returns the length written (buf >= 21 bytes). */
 int tn_ll2str(char *buf, long long v);
+/* Redis' MAX_LONG_DOUBLE_CHARS: room for "%.17Lf" of any long double. */
+#define TN_LD_MAX_CHARS (5 * 1024)
+/*
+ * A finite long double as Redis' ld2string(LD_STR_HUMAN) prints it: fixed
+ * point with 17 digits, trailing zeros and a bare '.' dropped, "-0" as
+ * "0".  Returns the length, or 0 if it does not fit in `cap`.
+ */
+size_t tn_ld2str(char *buf, size_t cap, long double d);
 /* Parse "100", "1k", "10mb", "1gb" as redis.conf does (k=1000, kb=1024). */
 int tn_parse_memory(const char *s, unsigned long long *out);
 
