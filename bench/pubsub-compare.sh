@@ -15,40 +15,9 @@ WINDOW=${WINDOW:-64}
 SHARDS=${SHARDS:-2}
 out_dir=$here/out
 bin=$out_dir/pubsub-bench
-tmp=
-rpid=
-tpid=
 
-die() {
-	echo "pubsub-compare.sh: $*" >&2
-	exit 1
-}
-
-# Stop a server we started: SIGTERM, then SIGKILL if it lingers.
-stop_pid() {
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
-		# a zombie answers kill -0: reap it as soon as it has exited
-		if ! grep -q '^State:.*[ZX]' "/proc/$1/status" 2>/dev/null; then
-			sleep 0.1
-			i=$((i + 1))
-		else
-			break
-		fi
-	done
-	kill -9 "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
-cleanup() {
-	stop_pid "$tpid"
-	stop_pid "$rpid"
-	[ -n "$tmp" ] && [ -z "${KEEP_TMP:-}" ] && rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+tmp_prefix=titan-psbench
+. "$here/lib/servers.sh"
 
 [ -x "$titan" ] || die "no titan-supervisor at $titan (make all, or pass its path)"
 [ -x "$redis_server" ] || die "no $redis_server (apt-get install redis-server)"
@@ -59,40 +28,7 @@ done
 mkdir -p "$out_dir"
 cc -O2 -Wall -o "$bin" "$here/pubsub-bench.c" || die "building pubsub-bench failed"
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ready() { # PORT PID NAME
-	i=0
-	until [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; do
-		kill -0 "$2" 2>/dev/null || die "$3 died at start (logs in $tmp)"
-		i=$((i + 1))
-		[ $i -le 300 ] || die "$3 does not answer on port $1"
-		sleep 0.1
-	done
-}
-
-tmp=$(mktemp -d /tmp/titan-psbench-XXXXXX) || die "mktemp"
-rport=$(free_port)
-tport=$(free_port)
-[ "$rport" != "$tport" ] || tport=$(free_port)
-
-"$redis_server" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-	--dir "$tmp" --logfile "$tmp/redis.log" --daemonize no \
-	--protected-mode no >/dev/null 2>&1 &
-rpid=$!
-cat >"$tmp/titan.conf" <<EOF
-port $tport
-bind 127.0.0.1
-dir $tmp
-logfile $tmp/titan.log
-shards $SHARDS
-EOF
-"$titan" -c "$tmp/titan.conf" >"$tmp/titan.stdout" 2>&1 &
-tpid=$!
-wait_ready "$rport" "$rpid" redis-server
-wait_ready "$tport" "$tpid" titan
+start_servers
 
 echo "pubsub-compare: redis-server on $rport, titan ($SHARDS shards) on $tport;" \
 	"$SUBS subscribers, $MSGS msgs (window $WINDOW), $LAT_MSGS paced" >&2
