@@ -4,11 +4,11 @@
  * reverse-binary SCAN cursor.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shm/shm.h"
+#include "util/util.h"
 
 #define DICT_MIN_SIZE 4
 /* A rehash step gives up after this many empty buckets per bucket asked
@@ -18,7 +18,6 @@
 #define BUCKET_SHIFT 16
 
 #define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 static inline tn_off *ent_next(tn_off e)
 {
@@ -58,38 +57,6 @@ static inline tn_off *table(const struct dict_shm *d, int t)
 static inline bool rehashing(const struct dict_shm *d)
 {
 	return d->rehash_idx >= 0;
-}
-
-/* Per process, reseeded in fork children so shards sample differently. */
-static uint64_t rng_state;
-static pthread_once_t rng_once = PTHREAD_ONCE_INIT;
-
-static void rng_forget(void)
-{
-	rng_state = 0;
-}
-
-static void rng_register(void)
-{
-	pthread_atfork(NULL, NULL, rng_forget);
-}
-
-static uint64_t rng_next(void)
-{
-	uint64_t x;
-
-	if (unlikely(!rng_state)) {
-		pthread_once(&rng_once, rng_register);
-		while (!rng_state)
-			arc4random_buf(&rng_state, sizeof(rng_state));
-	}
-	/* xorshift64*: sampling needs speed, not secrecy. */
-	x = rng_state;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	rng_state = x;
-	return x * 0x2545f4914f6cdd1dULL;
 }
 
 void tn_dict_init(struct dict_shm *d, uint32_t key_at)
@@ -235,9 +202,9 @@ tn_off tn_dict_find(struct dict_shm *d, const void *key, size_t len, uint64_t h)
 	tn_off *pp;
 	int t;
 
-	if (unlikely(d->used[0] + d->used[1] == 0))
+	if (tn_unlikely(d->used[0] + d->used[1] == 0))
 		return 0;
-	if (unlikely(rehashing(d)))
+	if (tn_unlikely(rehashing(d)))
 		rehash(d, 1);
 	pp = slot_of(d, key, len, h, &t);
 	return pp ? *pp : 0;
@@ -251,7 +218,7 @@ int tn_dict_add(struct dict_shm *d, struct slab_cache_shm *c, tn_off e,
 
 	if (rehashing(d))
 		rehash(d, 1);
-	if (unlikely(!d->table[0])) {
+	if (tn_unlikely(!d->table[0])) {
 		if (expand(d, c, DICT_MIN_SIZE))
 			return -ENOMEM;
 	} else if (!rehashing(d) && d->used[0] >= d->size[0]) {
@@ -335,19 +302,19 @@ tn_off tn_dict_random(struct dict_shm *d)
 		t1 = table(d, 1);
 		span = d->size[0] + d->size[1] - (uint64_t)d->rehash_idx;
 		do {
-			i = (uint64_t)d->rehash_idx + rng_next() % span;
+			i = (uint64_t)d->rehash_idx + tn_rand64() % span;
 			e = i >= d->size[0] ? t1[i - d->size[0]] : t0[i];
 		} while (!e);
 	} else {
 		do {
-			e = t0[rng_next() & (d->size[0] - 1)];
+			e = t0[tn_rand64() & (d->size[0] - 1)];
 		} while (!e);
 	}
 	/* Then a uniform pick along the chain. */
 	len = 0;
 	for (tn_off x = e; x; x = *ent_next(x))
 		len++;
-	for (i = rng_next() % len; i; i--)
+	for (i = tn_rand64() % len; i; i--)
 		e = *ent_next(e);
 	return e;
 }

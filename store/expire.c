@@ -20,20 +20,6 @@
 #define TN_REHASH_BUDGET_US 1000
 #define TN_REHASH_STEPS	    100
 
-static uint64_t rng_state;
-
-static uint64_t rng(void)
-{
-	/* xorshift64*: enough to pick samples.  Seeded lazily so every
-	 * forked shard draws its own sequence. */
-	while (tn_unlikely(!rng_state))
-		arc4random_buf(&rng_state, sizeof(rng_state));
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ULL;
-}
-
 /* Reads without the lock, only to skip idle stripes. */
 static uint32_t ttl_len_hint(struct stripe_shm *s)
 {
@@ -59,7 +45,7 @@ uint64_t tn_expire_stripe(struct stripe_shm *s, int64_t now_ms,
 		got = 0;
 		for (i = 0; i < n && s->ttl_len; i++) {
 			tn_off *arr = tn_ptr(s->ttl_arr);
-			struct kentry_shm *e = tn_ptr(arr[rng() % s->ttl_len]);
+			struct kentry_shm *e = tn_ptr(arr[tn_rand64() % s->ttl_len]);
 
 			(*sampled)++;
 			if (tn_kentry_expired(e, now_ms)) {

@@ -59,19 +59,6 @@ static const char *type_name(const struct kentry_shm *e)
 	return e->type == TN_T_SET ? "set" : "string";
 }
 
-/* Unsigned random numbers for RANDOMKEY: speed, not secrecy. */
-static uint64_t rand64(void)
-{
-	static uint64_t st;
-
-	while (tn_unlikely(!st))
-		arc4random_buf(&st, sizeof(st));
-	st ^= st >> 12;
-	st ^= st << 25;
-	st ^= st >> 27;
-	return st * 0x2545f4914f6cdd1dULL;
-}
-
 /* ------------------------------------------------------------------ */
 /* DEL UNLINK EXISTS TOUCH TYPE                                         */
 /* ------------------------------------------------------------------ */
@@ -437,7 +424,7 @@ static void cmd_randomkey(struct tn_ctx *x)
 			tn_reply_null(x->r);
 			return;
 		}
-		r = rand64() % total;
+		r = tn_rand64() % total;
 		for (i = 0; i < nstripes; i++) {
 			uint64_t n = stripe_size_hint(tn_stripe(i));
 
@@ -458,7 +445,7 @@ static void cmd_randomkey(struct tn_ctx *x)
 			return;
 	}
 	/* every stripe once, from a random one on */
-	first = (uint32_t)rand64();
+	first = (uint32_t)tn_rand64();
 	for (i = 0; i < nstripes; i++) {
 		struct stripe_shm *s = tn_stripe((first + i) & (nstripes - 1));
 		struct live_find f = {.now = x->now_ms};

@@ -29,29 +29,9 @@
 /* Randomness                                                           */
 /* ------------------------------------------------------------------ */
 
-static uint64_t rng_state;
-
-/*
- * xorshift64*: SPOP and SRANDMEMBER need speed, not secrecy.  Seeded on
- * first use, which happens in a shard after its fork, so shards draw
- * different sequences.
- */
-static uint64_t set_rand(void)
-{
-	uint64_t s = rng_state;
-
-	while (tn_unlikely(!s))
-		arc4random_buf(&s, sizeof(s));
-	s ^= s >> 12;
-	s ^= s << 25;
-	s ^= s >> 27;
-	rng_state = s;
-	return s * 0x2545f4914f6cdd1dULL;
-}
-
 static inline uint64_t set_rand_below(uint64_t n)
 {
-	return set_rand() % n;
+	return tn_rand64() % n;
 }
 
 /* ------------------------------------------------------------------ */

@@ -69,6 +69,9 @@ static inline int64_t tn_monotonic_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Fast per-process random numbers for sampling (not for secrets). */
+uint64_t tn_rand64(void);
+
 /* Strict integer parsing as Redis' string2ll: no spaces, no '+', no
  * leading zeros, fits in int64.  Returns 1 on success. */
 int tn_str2ll(const char *s, size_t len, long long *out);
