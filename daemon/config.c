@@ -71,6 +71,13 @@ static const char *const loglevel_names[] = {
     NULL,
 };
 
+static const char *const fsync_names[] = {
+    [TN_FSYNC_ALWAYS] = "always",
+    [TN_FSYNC_EVERYSEC] = "everysec",
+    [TN_FSYNC_NO] = "no",
+    NULL,
+};
+
 static bool cfg_hz_clamp(long long *v)
 {
 	if (*v < TN_HZ_MIN)
@@ -173,6 +180,31 @@ static const struct cfg_directive cfg_table[] = {
 		  cfg_stripes_valid,
 		  "0 or a power of two between " STR(
 		      TN_MIN_STRIPES) " and " STR(TN_MAX_STRIPES)),
+    D_BOOL("appendonly", appendonly, 0, "no"),
+    D_STRING("appendfilename", appendfilename, CFG_IMMUTABLE | CFG_NONEMPTY,
+	     "appendonly.aof"),
+    D_STRING("appenddirname", appenddirname, CFG_IMMUTABLE | CFG_NONEMPTY,
+	     "appendonlydir"),
+    D_ENUM("appendfsync", appendfsync, 0, "everysec", fsync_names),
+    D_BOOL("aof-load-truncated", aof_load_truncated, 0, "yes"),
+    D_BOOL("aof-use-rdb-preamble", aof_use_rdb_preamble, 0, "yes"),
+    D_INT("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage, 0, "100",
+	  0, INT_MAX),
+    D_MEMORY("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, "64mb",
+	     0),
+    D_STRING("dbfilename", dbfilename, CFG_NONEMPTY, "dump.rdb"),
+    D_BOOL("rdbcompression", rdbcompression, 0, "yes"),
+    D_BOOL("rdbchecksum", rdbchecksum, 0, "yes"),
+    D_MEMORY("repl-backlog-size", repl_backlog_size, CFG_IMMUTABLE, "1mb",
+	     16 * KB),
+    D_INT("titan-port", titan_port, CFG_IMMUTABLE,
+	  STR(TN_DEFAULT_TITAN_PORT), 0, 65535),
+    D_STRING("titan-bind", titan_bind, CFG_IMMUTABLE | CFG_NONEMPTY,
+	     "127.0.0.1"),
+    D_STRING("titan-auth-token", titan_auth_token, CFG_IMMUTABLE, ""),
+    D_INT("worker-ttl", worker_ttl_s, 0, "5", 1, 86400),
+    D_MEMORY("job-log-max-bytes", job_log_max_bytes, 0, "1mb", 0),
+    D_MEMORY("titan-max-frame-bytes", titan_max_frame_bytes, 0, "10mb", 1024),
 };
 
 static void cfg_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -1036,6 +1068,41 @@ int tn_config_load_string(struct tn_config *c, const char *text,
 	return rc;
 }
 
+/* Is `addr` reachable only from this host? */
+static bool cfg_bind_loopback_only(const char *addr)
+{
+	return strcmp(addr, "::1") == 0 || strncmp(addr, "127.", 4) == 0 ||
+	       strcasecmp(addr, "localhost") == 0;
+}
+
+/* Task submission runs code on workers: a scheduler port that other
+ * hosts can reach needs titan-auth-token (DESIGN.md section 9). */
+static int cfg_check_titan_bind(const struct tn_config *c, char *err,
+				size_t errlen)
+{
+	char list[sizeof(c->titan_bind)], *save = NULL, *a;
+
+	if (c->titan_port == 0 || c->titan_auth_token[0] != '\0')
+		return 0;
+	strlcpy(list, c->titan_bind, sizeof(list));
+	for (a = strtok_r(list, " \t", &save); a;
+	     a = strtok_r(NULL, " \t", &save)) {
+		if (*a == '-')
+			a++;
+		if (!cfg_bind_loopback_only(a)) {
+			cfg_errf(err, errlen,
+				 "titan-bind includes %s, which is not "
+				 "loopback, and titan-auth-token is empty; "
+				 "anyone who can reach port %d could run "
+				 "commands on the workers: set "
+				 "titan-auth-token or bind to 127.0.0.1",
+				 a, c->titan_port);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Can a client on this host reach `addr` from a loopback address? */
 static bool cfg_bind_reaches_loopback(const char *addr)
 {
@@ -1114,5 +1181,5 @@ int tn_config_check(const struct tn_config *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	return 0;
+	return cfg_check_titan_bind(c, err, errlen);
 }

@@ -24,6 +24,11 @@
 #define TN_DEFAULT_INTSET_ENTRIES 512
 #define TN_MIN_STRIPES 64
 
+/* appendfsync */
+enum tn_fsync { TN_FSYNC_ALWAYS, TN_FSYNC_EVERYSEC, TN_FSYNC_NO };
+
+#define TN_DEFAULT_TITAN_PORT 9090
+
 /* Keyspace notification classes: Redis' NOTIFY_* bits and letters. */
 #define TN_NOTIFY_KEYSPACE (1 << 0) /* K */
 #define TN_NOTIFY_KEYEVENT (1 << 1) /* E */
@@ -94,6 +99,26 @@ struct tn_config {
 	char logfile[TN_PATH_MAX];
 	int loglevel; /* enum tn_loglevel */
 	char dir[TN_PATH_MAX];
+	/* persistence (journal/) */
+	bool appendonly;
+	char appendfilename[256];
+	char appenddirname[256];
+	int appendfsync; /* enum tn_fsync */
+	bool aof_load_truncated;
+	bool aof_use_rdb_preamble;
+	int auto_aof_rewrite_percentage;
+	long long auto_aof_rewrite_min_size;
+	char dbfilename[256];
+	bool rdbcompression;
+	bool rdbchecksum;
+	long long repl_backlog_size; /* also sizes the effect log ring */
+	/* scheduler (workers/) */
+	int titan_port; /* 0: no scheduler port */
+	char titan_bind[256]; /* space-separated addresses */
+	char titan_auth_token[256];
+	int worker_ttl_s;
+	long long job_log_max_bytes;
+	long long titan_max_frame_bytes;
 	/* where it came from */
 	char config_file[TN_PATH_MAX];
 };
@@ -155,6 +180,8 @@ struct tn_runtime {
 	int nlisten;
 	int listen_fd[TN_MAX_LISTEN];
 	bool listen_unix[TN_MAX_LISTEN];
+	int ntitan; /* the scheduler's TITAN_PROTO sockets */
+	int titan_fd[TN_MAX_BIND];
 	int *acc_sock; /* acceptor's end, per shard */
 	int *shard_sock; /* shard's end, per shard */
 	int *shard_wake; /* eventfd, per shard */
@@ -172,6 +199,20 @@ struct tn_handoff {
 /* Process entry points (never return). */
 void tn_acceptor_main(void);
 void tn_shard_main(int index);
+void tn_journal_main(void); /* journal/journal.c */
+void tn_sched_main(void);   /* workers/scheduler.c */
+/*
+ * Supervisor, after creating the segment (at start and after a store
+ * restart), before any child runs: load the AOF directory (or the RDB
+ * file when appendonly is no) into it.  0, or -1 when the server must
+ * not start (the reason is logged, naming the file and offset).
+ */
+int tn_persist_load(void); /* journal/ */
+/*
+ * Supervisor, before a store restart or shutdown kills the children:
+ * wait (bounded) until the journal has made the effect log durable.
+ */
+void tn_persist_drain(int64_t timeout_ms); /* journal/ */
 /* Common start of every child: title, parent-death signal, log role. */
 void tn_child_init(const char *title, char role);
 /* Wake shard i's event loop (CLIENT KILL, pub/sub). */

@@ -18,8 +18,9 @@
 #include "daemon/supervisor.h"
 #include "util/util.h"
 
+/* Listen on addr:port; the socket goes to fds[*n] (at most `max`). */
 static int listen_one(const char *addr, int port, int backlog, bool optional,
-		      struct tn_runtime *rt)
+		      int *fds, int *n, int max)
 {
 	struct addrinfo hints = {0}, *res = NULL;
 	char portstr[16];
@@ -52,12 +53,11 @@ static int listen_one(const char *addr, int port, int backlog, bool optional,
 	    listen(fd, backlog) < 0)
 		goto fail;
 	freeaddrinfo(res);
-	if (rt->nlisten >= TN_MAX_LISTEN) {
+	if (*n >= max) {
 		close(fd);
 		return 0;
 	}
-	rt->listen_unix[rt->nlisten] = false;
-	rt->listen_fd[rt->nlisten++] = fd;
+	fds[(*n)++] = fd;
 	tn_verbose("listening on %s:%d", addr, port);
 	return 0;
 fail:
@@ -104,6 +104,32 @@ static int listen_unix(const struct tn_config *c, struct tn_runtime *rt)
 	return 0;
 }
 
+/* The scheduler's TITAN_PROTO port: titan-bind (space-separated, "-addr"
+ * optional) on titan-port, unless that is 0. */
+static int listen_titan(const struct tn_config *c, struct tn_runtime *rt)
+{
+	char list[sizeof(c->titan_bind)], *save = NULL, *a;
+	bool optional;
+
+	rt->ntitan = 0;
+	if (c->titan_port == 0)
+		return 0;
+	strlcpy(list, c->titan_bind, sizeof(list));
+	for (a = strtok_r(list, " \t", &save); a;
+	     a = strtok_r(NULL, " \t", &save)) {
+		optional = *a == '-';
+		if (listen_one(a + optional, c->titan_port, c->tcp_backlog,
+			       optional, rt->titan_fd, &rt->ntitan,
+			       TN_MAX_BIND) < 0)
+			return -1;
+	}
+	if (rt->ntitan == 0) {
+		tn_warn("the scheduler listens nowhere: check 'titan-bind'");
+		return -1;
+	}
+	return 0;
+}
+
 int tn_listen_open(const struct tn_config *c, struct tn_runtime *rt)
 {
 	int i;
@@ -111,8 +137,10 @@ int tn_listen_open(const struct tn_config *c, struct tn_runtime *rt)
 	rt->nlisten = 0;
 	if (c->port > 0) {
 		for (i = 0; i < c->nbind; i++) {
+			rt->listen_unix[rt->nlisten] = false;
 			if (listen_one(c->bind[i], c->port, c->tcp_backlog,
-				       c->bind_optional[i], rt) < 0)
+				       c->bind_optional[i], rt->listen_fd,
+				       &rt->nlisten, TN_MAX_LISTEN) < 0)
 				return -1;
 		}
 	}
@@ -122,7 +150,7 @@ int tn_listen_open(const struct tn_config *c, struct tn_runtime *rt)
 		tn_warn("no listening socket: set 'port' and 'bind', or 'unixsocket'");
 		return -1;
 	}
-	return 0;
+	return listen_titan(c, rt);
 }
 
 void tn_listen_close(struct tn_runtime *rt, const struct tn_config *c)
@@ -134,6 +162,9 @@ void tn_listen_close(struct tn_runtime *rt, const struct tn_config *c)
 		rt->listen_fd[i] = -1;
 	}
 	rt->nlisten = 0;
+	for (i = 0; i < rt->ntitan; i++)
+		close(rt->titan_fd[i]);
+	rt->ntitan = 0;
 	if (c && c->unixsocket[0])
 		unlink(c->unixsocket);
 }

@@ -30,7 +30,10 @@
 struct tn_runtime tn_rt = {.shard = -1};
 extern char **environ;
 
-/* The process table, slot 0 the acceptor, 1 + i shard i. */
+/*
+ * The process table: slot 0 the acceptor, 1 + i shard i, then the journal
+ * and the scheduler (whose slot stays empty when titan-port is 0).
+ */
 struct child {
 	pid_t pid;
 	int restarts;
@@ -88,6 +91,29 @@ void tn_shard_wake(int shard)
 	}
 }
 
+static int journal_slot(void)
+{
+	return 1 + tn_rt.nshards;
+}
+
+static int sched_slot(void)
+{
+	return 2 + tn_rt.nshards;
+}
+
+/* What a slot runs, for log messages. */
+static const char *role_of(int slot)
+{
+	if (slot == 0)
+		return "acceptor";
+	if (slot == journal_slot())
+		return "journal";
+	if (slot == sched_slot())
+		return "scheduler";
+	return "shard";
+}
+
+/* A child keeps only the descriptors its role uses. */
 static void close_other_ends(int slot)
 {
 	int i;
@@ -97,6 +123,16 @@ static void close_other_ends(int slot)
 			close(tn_rt.acc_sock[i]);
 		if (slot != 1 + i)
 			close(tn_rt.shard_sock[i]);
+	}
+	if (slot != 0) {
+		for (i = 0; i < tn_rt.nlisten; i++)
+			close(tn_rt.listen_fd[i]);
+		tn_rt.nlisten = 0;
+	}
+	if (slot != sched_slot()) {
+		for (i = 0; i < tn_rt.ntitan; i++)
+			close(tn_rt.titan_fd[i]);
+		tn_rt.ntitan = 0;
 	}
 }
 
@@ -110,19 +146,21 @@ static int spawn(int slot)
 	}
 	if (pid == 0) {
 		close_other_ends(slot);
-		if (slot == 0) {
+		if (slot == 0)
 			tn_acceptor_main();
-		} else {
+		else if (slot == journal_slot())
+			tn_journal_main();
+		else if (slot == sched_slot())
+			tn_sched_main();
+		else
 			tn_shard_main(slot - 1);
-		}
 		_exit(0);
 	}
 	children[slot].pid = pid;
 	children[slot].started_ms = tn_mstime();
 	children[slot].respawn_at_ms = 0;
 	tn_proc(slot)->pid = pid;
-	tn_verbose("started %s (pid %d)", slot ? "shard" : "acceptor",
-		   (int)pid);
+	tn_verbose("started %s (pid %d)", role_of(slot), (int)pid);
 	return 0;
 }
 
@@ -245,17 +283,23 @@ static int slot_of(pid_t pid)
 	return -1;
 }
 
-static void kill_all(int sig)
+/* Signal every child but the one in slot `spare` (-1: none). */
+static void kill_but(int spare, int sig)
 {
 	int i;
 
 	for (i = 0; i < nchildren; i++)
-		if (children[i].pid > 0)
+		if (i != spare && children[i].pid > 0)
 			kill(children[i].pid, sig);
 }
 
-/* Wait for every child to exit, SIGKILL after `grace_ms`. */
-static void reap_all(int64_t grace_ms)
+static void kill_all(int sig)
+{
+	kill_but(-1, sig);
+}
+
+/* Wait for every child but `spare` to exit, SIGKILL after `grace_ms`. */
+static void reap_but(int spare, int64_t grace_ms)
 {
 	int64_t deadline = tn_mstime() + grace_ms;
 	bool killed = false;
@@ -265,7 +309,7 @@ static void reap_all(int64_t grace_ms)
 	for (;;) {
 		left = 0;
 		for (i = 0; i < nchildren; i++)
-			if (children[i].pid > 0)
+			if (i != spare && children[i].pid > 0)
 				left++;
 		if (!left)
 			return;
@@ -280,11 +324,16 @@ static void reap_all(int64_t grace_ms)
 			return;
 		if (!killed && tn_mstime() > deadline) {
 			tn_warn("children did not stop in time; killing them");
-			kill_all(SIGKILL);
+			kill_but(spare, SIGKILL);
 			killed = true;
 		}
 		usleep(10000);
 	}
+}
+
+static void reap_all(int64_t grace_ms)
+{
+	reap_but(-1, grace_ms);
 }
 
 /*
@@ -317,15 +366,20 @@ static int restart_store(void)
 	int i;
 
 	tn_warn("a store process died inside a stripe lock; restarting the store");
+	/* what the log holds of acknowledged writes must reach the disk
+	 * before the segment goes */
+	tn_persist_drain(5000);
 	kill_all(SIGKILL);
 	reap_all(5000);
 	drop_pending_handoffs();
 	tn_segment_destroy(seg_fd);
-	if (make_segment(&saved) < 0)
+	if (make_segment(&saved) < 0 || tn_persist_load() < 0)
 		return -1;
 	for (i = 0; i < nchildren; i++) {
 		children[i].restarts++;
 		tn_proc(i)->restarts = children[i].restarts;
+		if (children[i].norespawn)
+			continue;
 		if (spawn(i) < 0)
 			return -1;
 	}
@@ -394,26 +448,25 @@ static void child_exited(pid_t pid, int status)
 	tn_proc(slot)->alive = 0;
 	/* only the clients it had: those the acceptor handed it that wait
 	 * unread in its channel go to the next one, and stay counted */
-	if (slot > 0) {
+	if (slot > 0 && slot <= tn_rt.nshards) {
 		tn_proc(slot)->clients -= release_client_slots(slot - 1);
 		check_stripes();
 		/* its subscribers are gone: no PUBLISH may count them */
 		tn_pubsub_forget_shard(slot - 1);
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == TN_EXIT_NORESPAWN) {
-		tn_warn("%s %d exited on a configuration error; not restarting it",
-			slot ? "shard" : "acceptor", slot - 1);
+		tn_warn("%s (slot %d) exited on a configuration error; not "
+			"restarting it",
+			role_of(slot), slot);
 		ch->norespawn = true;
 		return;
 	}
 	if (WIFSIGNALED(status))
 		tn_warn("%s (pid %d) killed by signal %d; restarting it",
-			slot ? "shard" : "acceptor", (int)pid,
-			WTERMSIG(status));
+			role_of(slot), (int)pid, WTERMSIG(status));
 	else
 		tn_warn("%s (pid %d) exited with status %d; restarting it",
-			slot ? "shard" : "acceptor", (int)pid,
-			WEXITSTATUS(status));
+			role_of(slot), (int)pid, WEXITSTATUS(status));
 	ch->quick_deaths = now - ch->started_ms < 1000 ? ch->quick_deaths + 1
 						       : 0;
 	delay = ch->quick_deaths ? TN_MIN(100LL << TN_MIN(ch->quick_deaths, 6),
@@ -542,20 +595,27 @@ int tn_supervisor_run(struct tn_config *conf, int argc, char **argv)
 		goto out_channels;
 	write_pidfile(conf->pidfile);
 
-	nchildren = 1 + tn_rt.nshards;
+	if (tn_persist_load() < 0)
+		goto out_segment;
+	nchildren = 3 + tn_rt.nshards;
 	children = calloc(nchildren, sizeof(*children));
 	if (!children)
 		goto out_segment;
+	/* no scheduler without its port */
+	children[sched_slot()].norespawn = tn_rt.ntitan == 0;
 	tn_notice("Titan %s starting: %d shards, %u stripes, port %d, pid %d",
 		  TN_VERSION, tn_rt.nshards, tn_seg->nstripes, conf->port,
 		  (int)getpid());
 	for (i = 0; i < nchildren; i++)
-		if (spawn(i) < 0)
+		if (!children[i].norespawn && spawn(i) < 0)
 			goto out_children;
 	tn_notice("Ready to accept connections");
 	rc = watch(sfd);
 	tn_seg->shutting_down = 1;
 out_children:
+	/* the journal stops last: it writes what the others logged */
+	kill_but(journal_slot(), SIGTERM);
+	reap_but(journal_slot(), 10000);
 	kill_all(SIGTERM);
 	reap_all(10000);
 	free(children);

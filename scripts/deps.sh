@@ -3,7 +3,7 @@
 #   deps.sh run    what `make run` needs (build + run)
 #   deps.sh test   what `make test` needs (also test clients, redis-server)
 set -e
-build="gcc make pkg-config liburing-dev libbsd-dev"
+build="gcc make pkg-config liburing-dev libbsd-dev libyaml-dev"
 test="$build libcriterion-dev libhiredis-dev redis-tools redis-server mandoc python3-redis clang"
 case "${1:-run}" in
 run) want=$build ;;

@@ -334,6 +334,79 @@ static inline uint64_t tn_ring_used(struct ring_shm *r)
 }
 
 /* ------------------------------------------------------------------ */
+/* The effect log (shm/elog.c): writes on their way to the journal      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A multi-producer, single-consumer byte ring of effect records: each
+ * record is the replayable RESP of one command's effects (DESIGN.md
+ * section 3), reserved while the producer still holds the stripe locks
+ * of its keys, so log order is execution order for every key.
+ *
+ * Producers serialise on `lock` only to reserve space; they copy and
+ * commit outside it.  A record never wraps (a padding record fills the
+ * end of the ring).  The journal reads committed records in order and
+ * stops at the first uncommitted one.  Positions are 64-bit counters of
+ * ring bytes that only grow; `durable` is such a position too, so a
+ * writer compares its record's end with it.
+ *
+ * A record larger than tn_elog_max_record() is split into chunks that
+ * are reserved one after the other under `lock`, so no other record
+ * lands between them; the journal just concatenates record bodies.
+ */
+struct elog_shm {
+	pthread_mutex_t lock; /* producers: reservation */
+	uint64_t size; /* data bytes, a power of two; fixed */
+	tn_off data_off; /* fixed */
+	_Atomic uint64_t reserved; /* ring bytes ever reserved */
+	_Atomic uint64_t body_bytes; /* record body bytes ever reserved */
+	_Atomic uint32_t space_futex; /* bumped when `consumed` moves */
+	_Atomic uint32_t space_waiters; /* producers sleeping for room */
+	uint8_t spare0[8];
+	/* the journal's line */
+	_Atomic uint64_t consumed TN_SHM_ALIGNED; /* ring bytes released */
+	_Atomic uint64_t durable; /* on disk as appendfsync asks */
+	_Atomic uint32_t journal_futex; /* bumped by producers to wake it */
+	_Atomic uint32_t journal_sleeping;
+	_Atomic int32_t write_errno; /* last AOF write error; 0 once ok */
+	_Atomic uint32_t shard_waiting; /* bit i: shard i waits on durable */
+	uint8_t spare1[32];
+	/* requests to the journal, from any process (set, then wake it) */
+	_Atomic uint32_t req_rewrite TN_SHM_ALIGNED; /* BGREWRITEAOF */
+	_Atomic uint32_t req_bgsave; /* BGSAVE */
+	_Atomic uint32_t req_aof_on; /* CONFIG SET appendonly yes */
+	uint8_t spare2[52];
+} TN_SHM_ALIGNED;
+_Static_assert(sizeof(struct elog_shm) % TN_CACHELINE == 0, "elog_shm");
+
+#define TN_ELOG_MIN_BYTES (16u << 20)
+
+/* The segment's effect log. */
+struct elog_shm *tn_elog(void);
+/* Lay out an empty log over `size` bytes (a power of two) at data_off. */
+int tn_elog_init(struct elog_shm *l, tn_off data_off, uint64_t size);
+/* Largest body one record carries (larger ones are chunked). */
+size_t tn_elog_max_record(const struct elog_shm *l);
+/*
+ * Producer: append `len` bytes as one record (or several contiguous
+ * chunks), waiting for room while the log is full (back-pressure: the
+ * caller keeps its stripe locks).  Wakes the journal when it sleeps.
+ * Returns the log position just past the record (what `durable` must
+ * reach before the write may be acknowledged under appendfsync always),
+ * or 0 when the store is shutting down and nothing was logged.
+ */
+uint64_t tn_elog_append(const void *p, size_t len);
+/*
+ * Consumer (the journal): the next committed record body in place, or
+ * NULL when none is ready.  `pos` is the log position past it.
+ */
+const void *tn_elog_peek(struct elog_shm *l, size_t *len, uint64_t *pos);
+/* Consumer: release every record up to `pos` (wakes waiting producers). */
+void tn_elog_release(struct elog_shm *l, uint64_t pos);
+/* Consumer: sleep until a producer wakes it or `timeout_ms` passes. */
+void tn_elog_wait(struct elog_shm *l, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
 /* Pub/sub tables (commands in store/pubsub.c)                         */
 /* ------------------------------------------------------------------ */
 
@@ -378,7 +451,7 @@ static inline uint32_t *tn_chan_counts(struct chan_shm *c)
 }
 
 #define TN_SEG_MAGIC 0x5449544e5345474dULL /* "TITNSEGM" */
-#define TN_SEG_LAYOUT 2 /* 2: pub/sub tables and inboxes */
+#define TN_SEG_LAYOUT 3 /* 2: pub/sub tables and inboxes; 3: effect log */
 #define TN_PROC_ACCEPTOR 0
 #define TN_PROC_SHARD0 1 /* shard i is proc slot 1 + i */
 
@@ -428,6 +501,17 @@ struct seg_shm {
 	struct metric_shm inst[TN_METRIC_COUNT];
 	_Atomic uint64_t mem_peak; /* used_memory_peak, sampled likewise */
 	tn_off pubsub_off; /* struct pubsub_shm, then the inboxes */
+	tn_off elog_off; /* struct elog_shm, then its data */
+	/* persistence state, for INFO persistence (journal/ writes) */
+	_Atomic int64_t aof_last_rewrite_ms; /* when the last one ended */
+	_Atomic int64_t rdb_last_save_ms; /* LASTSAVE, in ms */
+	_Atomic int32_t aof_rewrite_in_progress;
+	_Atomic int32_t aof_last_rewrite_ok; /* 1 ok, 0 err */
+	_Atomic int32_t rdb_bgsave_in_progress;
+	_Atomic int32_t rdb_last_bgsave_ok;
+	_Atomic uint64_t aof_current_size, aof_base_size;
+	_Atomic uint64_t rdb_changes_at_save; /* `dirty` at the last save */
+	_Atomic int32_t loading; /* the supervisor loads the AOF */
 };
 
 extern struct seg_shm *tn_seg;
@@ -440,6 +524,7 @@ struct tn_seg_params {
 	size_t config_bytes;
 	uint32_t key_at; /* the stripes' dict key_at (TN_KENTRY_KEY_AT) */
 	size_t inbox_bytes; /* per shard; 0: TN_PUBSUB_INBOX_BYTES */
+	size_t elog_bytes; /* effect log; 0: TN_ELOG_MIN_BYTES */
 };
 
 /* Create, size and lay out a new segment (memfd) and map it; sets

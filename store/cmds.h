@@ -17,6 +17,8 @@ extern const struct tn_cmd tn_cmds_client[];
 extern const struct tn_cmd tn_cmds_command[];
 extern const struct tn_cmd tn_cmds_multi[];
 extern const struct tn_cmd tn_cmds_pubsub[];
+extern const struct tn_cmd tn_cmds_aof[];  /* t_aof.c: BGREWRITEAOF */
+extern const struct tn_cmd tn_cmds_save[]; /* t_save.c: SAVE, BGSAVE, LASTSAVE */
 
 /* Connection state shared by t_server.c (HELLO, RESET) and t_client.c. */
 /* Set the client's name ("" removes it); on a name Redis refuses, reply

@@ -30,6 +30,8 @@ static const struct tn_cmd *const *all_tables(size_t *n)
 		tn_cmds_command,
 		tn_cmds_multi,
 		tn_cmds_pubsub,
+		tn_cmds_aof,
+		tn_cmds_save,
 	};
 
 	*n = TN_ARRAY_SIZE(t);

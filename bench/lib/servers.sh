@@ -64,6 +64,7 @@ start_servers() {
 	cat >"$tmp/titan.conf" <<-EOF
 	port $tport
 	bind 127.0.0.1
+	titan-port 0
 	dir $tmp
 	logfile $tmp/titan.log
 	shards $SHARDS

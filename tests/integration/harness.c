@@ -116,13 +116,15 @@ int tn_server_start(struct tn_server *s, const char *extra)
 	snprintf(s->log, sizeof(s->log), "%s/titan.log", s->dir);
 	for (attempt = 0; attempt < 5; attempt++) {
 		s->port = tn_free_port();
+		s->titan_port = tn_free_port();
 		f = fopen(s->conf, "w");
 		if (!f)
 			return -1;
 		fprintf(f,
-			"port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n"
-			"shards 2\nloglevel verbose\n%s\n",
-			s->port, s->dir, s->log, extra ? extra : "");
+			"port %d\nbind 127.0.0.1\ntitan-port %d\ndir %s\n"
+			"logfile %s\nshards 2\nloglevel verbose\n%s\n",
+			s->port, s->titan_port, s->dir, s->log,
+			extra ? extra : "");
 		fclose(f);
 		s->pid = fork();
 		if (s->pid < 0)

@@ -82,8 +82,23 @@ static int wait_supervisor(int timeout_ms)
 
 TestSuite(process, .fini = stop, .timeout = 120);
 
+/* acceptor, 2 shards, journal, scheduler */
+#define NKIDS 5
+
+/* The children, once all of them are forked (PING may answer first). */
+static int all_children(pid_t *kids, int max)
+{
+	long long deadline = tn_now_ms() + WAIT_MS;
+	int n;
+
+	while ((n = tn_proc_children(srv.pid, kids, max)) < NKIDS &&
+	       tn_now_ms() < deadline)
+		usleep(10000);
+	return n;
+}
+
 /* Children and what ps shows for each; a child forked a moment ago may
- * not have set its title yet, so poll until all three have one. */
+ * not have set its title yet, so poll until all of them have one. */
 static int titled_children(pid_t *kids, char t[][256], int max)
 {
 	long long deadline = tn_now_ms() + WAIT_MS;
@@ -95,7 +110,7 @@ static int titled_children(pid_t *kids, char t[][256], int max)
 			if (tn_proc_cmdline(kids[i], t[i], 256) == 0 &&
 			    strcmp(t[i], "titan: supervisor") != 0)
 				titled++;
-		if (n == 3 && titled == 3)
+		if (n == NKIDS && titled == NKIDS)
 			break;
 		usleep(10000);
 	} while (tn_now_ms() < deadline);
@@ -104,9 +119,10 @@ static int titled_children(pid_t *kids, char t[][256], int max)
 
 Test(process, titles)
 {
-	const char *want[] = {"titan: acceptor", "titan: shard 0",
-			      "titan: shard 1"};
-	bool seen[3] = {false};
+	const char *want[NKIDS] = {"titan: acceptor", "titan: shard 0",
+				   "titan: shard 1", "titan: journal",
+				   "titan: scheduler"};
+	bool seen[NKIDS] = {false};
 	char t[16][256], st[256];
 	pid_t kids[16];
 	int n, i, j;
@@ -115,19 +131,20 @@ Test(process, titles)
 	cr_assert(tn_proc_cmdline(srv.pid, st, sizeof(st)) == 0);
 	cr_expect_str_eq(st, "titan: supervisor");
 	n = titled_children(kids, t, 16);
-	cr_assert_eq(n, 3, "supervisor has %d children, want 3", n);
+	cr_assert_eq(n, NKIDS, "supervisor has %d children, want %d", n,
+		     NKIDS);
 	for (i = 0; i < n; i++) {
 		/* what ps shows, padding and all: no stray bytes after it */
-		for (j = 0; j < 3; j++)
+		for (j = 0; j < NKIDS; j++)
 			if (strcmp(t[i], want[j]) == 0)
 				break;
-		cr_expect(j < 3, "unexpected child title \"%s\"", t[i]);
-		if (j < 3) {
+		cr_expect(j < NKIDS, "unexpected child title \"%s\"", t[i]);
+		if (j < NKIDS) {
 			cr_expect(!seen[j], "two children titled \"%s\"", t[i]);
 			seen[j] = true;
 		}
 	}
-	for (j = 0; j < 3; j++)
+	for (j = 0; j < NKIDS; j++)
 		cr_expect(seen[j], "no child titled \"%s\"", want[j]);
 }
 
@@ -349,8 +366,8 @@ Test(process, sigterm_exits_zero_and_cleans_up)
 	start(NULL);
 	c = tn_connect(&srv);
 	tn_expect_status(tn_cmd(c, "SET a 1"), "OK");
-	n = tn_proc_children(srv.pid, kids, 16);
-	cr_assert_eq(n, 3);
+	n = all_children(kids, 16);
+	cr_assert_eq(n, NKIDS);
 	cr_assert(kill(srv.pid, SIGTERM) == 0);
 	status = wait_supervisor(WAIT_MS);
 	cr_assert(status != -1, "supervisor still running after SIGTERM");
@@ -428,9 +445,9 @@ Test(process, sighup_reopens_log)
 		usleep(20000);
 	cr_expect(ok, "no supervisor log line in the reopened %s", srv.log);
 	/* and no process keeps the renamed file open */
-	cr_assert_eq(tn_proc_children(srv.pid, kids, 16), 3);
-	kids[3] = srv.pid;
-	for (i = 0; i < 4; i++) {
+	cr_assert_eq(all_children(kids, 16), NKIDS);
+	kids[NKIDS] = srv.pid;
+	for (i = 0; i <= NKIDS; i++) {
 		deadline = tn_now_ms() + WAIT_MS;
 		while ((ok = holds_file(kids[i], old)) &&
 		       tn_now_ms() < deadline)
@@ -452,8 +469,8 @@ Test(process, supervisor_death_stops_children)
 	/* orphans come to us instead of init, so we can see them exit */
 	cr_assert(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
 	start(NULL);
-	n = tn_proc_children(srv.pid, kids, 16);
-	cr_assert_eq(n, 3);
+	n = all_children(kids, 16);
+	cr_assert_eq(n, NKIDS);
 	cr_assert(kill(srv.pid, SIGKILL) == 0);
 	cr_assert(wait_supervisor(WAIT_MS) != -1);
 	for (i = 0; i < n; i++) {

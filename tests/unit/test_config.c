@@ -625,6 +625,8 @@ Test(config, failed_set_changes_nothing)
 static const char *const immutable[] = {
     "port",   "bind",	 "unixsocket", "unixsocketperm", "tcp-backlog",
     "shards", "stripes", "daemonize",  "pidfile",	 "logfile",
+    "appendfilename", "appenddirname", "repl-backlog-size", "titan-port",
+    "titan-bind", "titan-auth-token",
 };
 
 static bool is_immutable(const char *name)
@@ -684,6 +686,18 @@ Test(config, runtime_accepts_mutable_directives)
 	    {"hz", "20"},
 	    {"loglevel", "debug"},
 	    {"dir", "/tmp"},
+	    {"appendonly", "yes"},
+	    {"appendfsync", "always"},
+	    {"aof-load-truncated", "no"},
+	    {"aof-use-rdb-preamble", "no"},
+	    {"auto-aof-rewrite-percentage", "50"},
+	    {"auto-aof-rewrite-min-size", "1mb"},
+	    {"dbfilename", "x.rdb"},
+	    {"rdbcompression", "no"},
+	    {"rdbchecksum", "no"},
+	    {"worker-ttl", "10"},
+	    {"job-log-max-bytes", "64kb"},
+	    {"titan-max-frame-bytes", "1mb"},
 	};
 	const char *const *names = tn_config_names();
 	struct tn_config c;
@@ -707,6 +721,30 @@ Test(config, runtime_accepts_mutable_directives)
 	cr_expect_eq(c.maxmemory_bytes, 100LL << 20);
 	cr_expect_eq(c.loglevel, TN_LOG_DEBUG);
 	cr_expect_str_eq(c.dir, "/tmp");
+	cr_expect_eq(c.appendfsync, TN_FSYNC_ALWAYS);
+}
+
+Test(config, titan_bind_beyond_loopback_needs_a_token)
+{
+	struct tn_config c;
+	char err[512];
+
+	tn_config_defaults(&c);
+	cr_expect_eq(tn_config_check(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(set1(&c, "titan-bind", "127.0.0.1 0.0.0.0", false, err,
+			  sizeof(err)),
+		     0);
+	cr_expect_eq(tn_config_check(&c, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "titan-auth-token") != NULL, "%s", err);
+	cr_assert_eq(set1(&c, "titan-auth-token", "s3cret", false, err,
+			  sizeof(err)),
+		     0);
+	cr_expect_eq(tn_config_check(&c, err, sizeof(err)), 0, "%s", err);
+	/* no scheduler port, nothing to protect */
+	cr_assert_eq(set1(&c, "titan-auth-token", "", false, err, sizeof(err)),
+		     0);
+	cr_assert_eq(set1(&c, "titan-port", "0", false, err, sizeof(err)), 0);
+	cr_expect_eq(tn_config_check(&c, err, sizeof(err)), 0, "%s", err);
 }
 
 Test(config, runtime_errors_use_redis_wording)
@@ -795,6 +833,24 @@ Test(config, get_formats_like_config_get)
 	    {"dir", "./"},
 	    {"shards", "0"},
 	    {"stripes", "0"},
+	    {"appendonly", "no"},
+	    {"appendfilename", "appendonly.aof"},
+	    {"appenddirname", "appendonlydir"},
+	    {"appendfsync", "everysec"},
+	    {"aof-load-truncated", "yes"},
+	    {"aof-use-rdb-preamble", "yes"},
+	    {"auto-aof-rewrite-percentage", "100"},
+	    {"auto-aof-rewrite-min-size", "67108864"},
+	    {"dbfilename", "dump.rdb"},
+	    {"rdbcompression", "yes"},
+	    {"rdbchecksum", "yes"},
+	    {"repl-backlog-size", "1048576"},
+	    {"titan-port", "9090"},
+	    {"titan-bind", "127.0.0.1"},
+	    {"titan-auth-token", ""},
+	    {"worker-ttl", "5"},
+	    {"job-log-max-bytes", "1048576"},
+	    {"titan-max-frame-bytes", "10485760"},
 	};
 	const char *const *names = tn_config_names();
 	struct tn_config c;
@@ -989,7 +1045,7 @@ Test(config, names_are_unique_and_known)
 		for (j = 0; j < i; j++)
 			cr_expect_str_neq(names[i], names[j]);
 	}
-	cr_expect_eq(i, 24);
+	cr_expect_eq(i, 42);
 }
 
 /* Redis' keyspaceEventsStringToFlags and keyspaceEventsFlagsToString. */

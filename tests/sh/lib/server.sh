@@ -33,6 +33,7 @@ start_server() {
 	cat >"$dir/titan.conf" <<EOF
 port $port
 bind 127.0.0.1
+titan-port 0
 dir $dir
 logfile $dir/titan.log
 shards 2
