@@ -205,6 +205,10 @@ static const struct cfg_directive cfg_table[] = {
     D_INT("worker-ttl", worker_ttl_s, 0, "5", 1, 86400),
     D_MEMORY("job-log-max-bytes", job_log_max_bytes, 0, "1mb", 0),
     D_MEMORY("titan-max-frame-bytes", titan_max_frame_bytes, 0, "10mb", 1024),
+    D_INT("http-port", http_port, CFG_IMMUTABLE, STR(TN_DEFAULT_HTTP_PORT), 0,
+	  65535),
+    D_STRING("http-bind", http_bind, CFG_IMMUTABLE | CFG_NONEMPTY,
+	     "127.0.0.1"),
 };
 
 static void cfg_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -1075,28 +1079,32 @@ static bool cfg_bind_loopback_only(const char *addr)
 	       strcasecmp(addr, "localhost") == 0;
 }
 
-/* Task submission runs code on workers: a scheduler port that other
- * hosts can reach needs titan-auth-token (DESIGN.md section 9). */
-static int cfg_check_titan_bind(const struct tn_config *c, char *err,
-				size_t errlen)
+/*
+ * Task submission runs code on workers, and the dashboard shows their
+ * output: a scheduler or dashboard port that other hosts can reach needs
+ * titan-auth-token (DESIGN.md section 9).
+ */
+static int cfg_check_private_bind(const struct tn_config *c,
+				  const char *directive, const char *bind,
+				  int port, char *err, size_t errlen)
 {
-	char list[sizeof(c->titan_bind)], *save = NULL, *a;
+	char list[256], *save = NULL, *a;
 
-	if (c->titan_port == 0 || c->titan_auth_token[0] != '\0')
+	if (port == 0 || c->titan_auth_token[0] != '\0')
 		return 0;
-	strlcpy(list, c->titan_bind, sizeof(list));
+	strlcpy(list, bind, sizeof(list));
 	for (a = strtok_r(list, " \t", &save); a;
 	     a = strtok_r(NULL, " \t", &save)) {
 		if (*a == '-')
 			a++;
 		if (!cfg_bind_loopback_only(a)) {
 			cfg_errf(err, errlen,
-				 "titan-bind includes %s, which is not "
-				 "loopback, and titan-auth-token is empty; "
-				 "anyone who can reach port %d could run "
-				 "commands on the workers: set "
+				 "%s includes %s, which is not loopback, and "
+				 "titan-auth-token is empty; anyone who can "
+				 "reach port %d could run commands on the "
+				 "workers or read their output: set "
 				 "titan-auth-token or bind to 127.0.0.1",
-				 a, c->titan_port);
+				 directive, a, port);
 			return -1;
 		}
 	}
@@ -1181,5 +1189,9 @@ int tn_config_check(const struct tn_config *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	return cfg_check_titan_bind(c, err, errlen);
+	if (cfg_check_private_bind(c, "titan-bind", c->titan_bind,
+				   c->titan_port, err, errlen) < 0)
+		return -1;
+	return cfg_check_private_bind(c, "http-bind", c->http_bind,
+				      c->http_port, err, errlen);
 }

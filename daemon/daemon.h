@@ -28,6 +28,7 @@
 enum tn_fsync { TN_FSYNC_ALWAYS, TN_FSYNC_EVERYSEC, TN_FSYNC_NO };
 
 #define TN_DEFAULT_TITAN_PORT 9090
+#define TN_DEFAULT_HTTP_PORT 5000 /* Titan v1's dashboard port */
 
 /* Keyspace notification classes: Redis' NOTIFY_* bits and letters. */
 #define TN_NOTIFY_KEYSPACE (1 << 0) /* K */
@@ -119,6 +120,9 @@ struct tn_config {
 	int worker_ttl_s;
 	long long job_log_max_bytes;
 	long long titan_max_frame_bytes;
+	/* web dashboard (served by the scheduler) */
+	int http_port; /* 0: no dashboard */
+	char http_bind[256]; /* space-separated addresses */
 	/* where it came from */
 	char config_file[TN_PATH_MAX];
 };
@@ -182,6 +186,8 @@ struct tn_runtime {
 	bool listen_unix[TN_MAX_LISTEN];
 	int ntitan; /* the scheduler's TITAN_PROTO sockets */
 	int titan_fd[TN_MAX_BIND];
+	int nhttp; /* the dashboard's HTTP sockets (scheduler) */
+	int http_fd[TN_MAX_BIND];
 	int *acc_sock; /* acceptor's end, per shard */
 	int *shard_sock; /* shard's end, per shard */
 	int *shard_wake; /* eventfd, per shard */

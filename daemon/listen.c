@@ -104,30 +104,41 @@ static int listen_unix(const struct tn_config *c, struct tn_runtime *rt)
 	return 0;
 }
 
-/* The scheduler's TITAN_PROTO port: titan-bind (space-separated, "-addr"
- * optional) on titan-port, unless that is 0. */
-static int listen_titan(const struct tn_config *c, struct tn_runtime *rt)
+/* One of the scheduler's ports: `bind` (space-separated, "-addr"
+ * optional) on `port`, unless that is 0. */
+static int listen_list(const char *bind, int port, int backlog, int *fds,
+		       int *n, const char *directive)
 {
-	char list[sizeof(c->titan_bind)], *save = NULL, *a;
+	char list[256], *save = NULL, *a;
 	bool optional;
 
-	rt->ntitan = 0;
-	if (c->titan_port == 0)
+	*n = 0;
+	if (port == 0)
 		return 0;
-	strlcpy(list, c->titan_bind, sizeof(list));
+	strlcpy(list, bind, sizeof(list));
 	for (a = strtok_r(list, " \t", &save); a;
 	     a = strtok_r(NULL, " \t", &save)) {
 		optional = *a == '-';
-		if (listen_one(a + optional, c->titan_port, c->tcp_backlog,
-			       optional, rt->titan_fd, &rt->ntitan,
+		if (listen_one(a + optional, port, backlog, optional, fds, n,
 			       TN_MAX_BIND) < 0)
 			return -1;
 	}
-	if (rt->ntitan == 0) {
-		tn_warn("the scheduler listens nowhere: check 'titan-bind'");
+	if (*n == 0) {
+		tn_warn("port %d listens nowhere: check '%s'", port,
+			directive);
 		return -1;
 	}
 	return 0;
+}
+
+/* The scheduler's TITAN_PROTO port and the dashboard's HTTP port. */
+static int listen_titan(const struct tn_config *c, struct tn_runtime *rt)
+{
+	if (listen_list(c->titan_bind, c->titan_port, c->tcp_backlog,
+			rt->titan_fd, &rt->ntitan, "titan-bind") < 0)
+		return -1;
+	return listen_list(c->http_bind, c->http_port, c->tcp_backlog,
+			   rt->http_fd, &rt->nhttp, "http-bind");
 }
 
 int tn_listen_open(const struct tn_config *c, struct tn_runtime *rt)
@@ -165,6 +176,9 @@ void tn_listen_close(struct tn_runtime *rt, const struct tn_config *c)
 	for (i = 0; i < rt->ntitan; i++)
 		close(rt->titan_fd[i]);
 	rt->ntitan = 0;
+	for (i = 0; i < rt->nhttp; i++)
+		close(rt->http_fd[i]);
+	rt->nhttp = 0;
 	if (c && c->unixsocket[0])
 		unlink(c->unixsocket);
 }

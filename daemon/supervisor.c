@@ -133,6 +133,9 @@ static void close_other_ends(int slot)
 		for (i = 0; i < tn_rt.ntitan; i++)
 			close(tn_rt.titan_fd[i]);
 		tn_rt.ntitan = 0;
+		for (i = 0; i < tn_rt.nhttp; i++)
+			close(tn_rt.http_fd[i]);
+		tn_rt.nhttp = 0;
 	}
 }
 
@@ -602,7 +605,7 @@ int tn_supervisor_run(struct tn_config *conf, int argc, char **argv)
 	if (!children)
 		goto out_segment;
 	/* no scheduler without its port */
-	children[sched_slot()].norespawn = tn_rt.ntitan == 0;
+	children[sched_slot()].norespawn = tn_rt.ntitan == 0 && tn_rt.nhttp == 0;
 	tn_notice("Titan %s starting: %d shards, %u stripes, port %d, pid %d",
 		  TN_VERSION, tn_rt.nshards, tn_seg->nstripes, conf->port,
 		  (int)getpid());

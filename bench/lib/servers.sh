@@ -65,6 +65,7 @@ start_servers() {
 	port $tport
 	bind 127.0.0.1
 	titan-port 0
+	http-port 0
 	dir $tmp
 	logfile $tmp/titan.log
 	shards $SHARDS

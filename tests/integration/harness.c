@@ -117,13 +117,15 @@ int tn_server_start(struct tn_server *s, const char *extra)
 	for (attempt = 0; attempt < 5; attempt++) {
 		s->port = tn_free_port();
 		s->titan_port = tn_free_port();
+		s->http_port = tn_free_port();
 		f = fopen(s->conf, "w");
 		if (!f)
 			return -1;
 		fprintf(f,
-			"port %d\nbind 127.0.0.1\ntitan-port %d\ndir %s\n"
-			"logfile %s\nshards 2\nloglevel verbose\n%s\n",
-			s->port, s->titan_port, s->dir, s->log,
+			"port %d\nbind 127.0.0.1\ntitan-port %d\n"
+			"http-port %d\ndir %s\nlogfile %s\nshards 2\n"
+			"loglevel verbose\n%s\n",
+			s->port, s->titan_port, s->http_port, s->dir, s->log,
 			extra ? extra : "");
 		fclose(f);
 		s->pid = fork();

@@ -14,6 +14,7 @@ struct tn_server {
 	pid_t pid;
 	int port;
 	int titan_port; /* the scheduler's TITAN_PROTO port */
+	int http_port; /* the dashboard's */
 	char dir[256];
 	char conf[300];
 	char log[300];

@@ -626,7 +626,7 @@ static const char *const immutable[] = {
     "port",   "bind",	 "unixsocket", "unixsocketperm", "tcp-backlog",
     "shards", "stripes", "daemonize",  "pidfile",	 "logfile",
     "appendfilename", "appenddirname", "repl-backlog-size", "titan-port",
-    "titan-bind", "titan-auth-token",
+    "titan-bind", "titan-auth-token", "http-port", "http-bind",
 };
 
 static bool is_immutable(const char *name)
@@ -740,6 +740,16 @@ Test(config, titan_bind_beyond_loopback_needs_a_token)
 			  sizeof(err)),
 		     0);
 	cr_expect_eq(tn_config_check(&c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(set1(&c, "titan-auth-token", "", false, err, sizeof(err)),
+		     0);
+	cr_assert_eq(set1(&c, "titan-bind", "127.0.0.1", false, err,
+			  sizeof(err)),
+		     0);
+	cr_assert_eq(set1(&c, "http-bind", "::", false, err, sizeof(err)), 0);
+	cr_expect_eq(tn_config_check(&c, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "http-bind") != NULL, "%s", err);
+	cr_assert_eq(set1(&c, "http-port", "0", false, err, sizeof(err)), 0);
+	cr_expect_eq(tn_config_check(&c, err, sizeof(err)), 0, "%s", err);
 	/* no scheduler port, nothing to protect */
 	cr_assert_eq(set1(&c, "titan-auth-token", "", false, err, sizeof(err)),
 		     0);
@@ -851,6 +861,8 @@ Test(config, get_formats_like_config_get)
 	    {"worker-ttl", "5"},
 	    {"job-log-max-bytes", "1048576"},
 	    {"titan-max-frame-bytes", "10485760"},
+	    {"http-port", "5000"},
+	    {"http-bind", "127.0.0.1"},
 	};
 	const char *const *names = tn_config_names();
 	struct tn_config c;
@@ -1045,7 +1057,7 @@ Test(config, names_are_unique_and_known)
 		for (j = 0; j < i; j++)
 			cr_expect_str_neq(names[i], names[j]);
 	}
-	cr_expect_eq(i, 42);
+	cr_expect_eq(i, 44);
 }
 
 /* Redis' keyspaceEventsStringToFlags and keyspaceEventsFlagsToString. */

@@ -34,6 +34,7 @@ start_server() {
 port $port
 bind 127.0.0.1
 titan-port 0
+http-port 0
 dir $dir
 logfile $dir/titan.log
 shards 2
