@@ -173,10 +173,12 @@ static size_t parse(const char *p, size_t len, const char **first,
 }
 
 static uint64_t *lat;
+static unsigned char *lat_sub; /* which subscriber got lat[i] (-v) */
 static long nlat, maxlat;
+static int verbose;
 
 /* Consume every complete push in a subscriber's buffer. */
-static void drain_sub(struct conn *c, int record)
+static void drain_sub(struct conn *c, int idx, int record)
 {
 	const char *f, *l;
 	size_t fl, ll, used;
@@ -194,6 +196,7 @@ static void drain_sub(struct conn *c, int record)
 			if (record && nlat < maxlat) {
 				uint64_t t = strtoull(l, NULL, 10);
 
+				lat_sub[nlat] = (unsigned char)idx;
 				lat[nlat++] = now_ns() - t;
 			}
 		} else if (n == 3 && fl == 9 && !memcmp(f, "subscribe", 9)) {
@@ -245,7 +248,7 @@ static long pump(int ms, int record)
 	for (i = 0; r > 0 && i < nsubs; i++) {
 		if (pfd[i].revents) {
 			fill(&subs[i]);
-			drain_sub(&subs[i], record);
+			drain_sub(&subs[i], i, record);
 		}
 	}
 	if (r > 0 && pfd[nsubs].revents) {
@@ -280,6 +283,32 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * -v: each subscriber's own p50/p99 on stderr, before the samples are
+ * sorted together: subscribers that share the publisher's shard process
+ * and those that do not show apart.
+ */
+static void per_sub_report(void)
+{
+	uint64_t *v = malloc(nlat * sizeof(*v));
+	long i, n;
+	int s;
+
+	if (!v)
+		die("malloc");
+	for (s = 0; s < nsubs; s++) {
+		for (i = n = 0; i < nlat; i++)
+			if (lat_sub[i] == s)
+				v[n++] = lat[i];
+		if (!n)
+			continue;
+		qsort(v, n, sizeof(*v), cmp_u64);
+		fprintf(stderr, "sub %d: n %ld p50_us %.1f p99_us %.1f\n", s,
+			n, v[n / 2] / 1000.0, v[(long)(n * 0.99)] / 1000.0);
+	}
+	free(v);
+}
+
 int main(int argc, char **argv)
 {
 	int port = 6379, opt, window = 64, i;
@@ -289,8 +318,9 @@ int main(int argc, char **argv)
 	uint64_t t0, deadline, last_progress, t_pub = 0, t_end;
 	long prev;
 
-	while ((opt = getopt(argc, argv, "p:n:s:w:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:n:s:w:m:v")) != -1) {
 		switch (opt) {
+		case 'v': verbose = 1; break;
 		case 'p': port = atoi(optarg); break;
 		case 'n': count = atol(optarg); break;
 		case 's': nsubs = atoi(optarg); break;
@@ -298,7 +328,7 @@ int main(int argc, char **argv)
 		case 'm': mode = optarg; break;
 		default:
 			fprintf(stderr, "usage: %s [-p port] [-n count] [-s subs]"
-				" [-w window] [-m tput|lat]\n", argv[0]);
+				" [-w window] [-m tput|lat] [-v]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -343,7 +373,8 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "lat")) {
 		maxlat = count * nsubs;
 		lat = malloc(maxlat * sizeof(*lat));
-		if (!lat)
+		lat_sub = malloc(maxlat);
+		if (!lat || !lat_sub)
 			die("malloc");
 		t0 = now_ns();
 		for (sent = 0; sent < count; sent++) {
@@ -360,6 +391,8 @@ int main(int argc, char **argv)
 				acked += pump(100, 1);
 		}
 		t_end = now_ns();
+		if (verbose)
+			per_sub_report();
 		qsort(lat, nlat, sizeof(*lat), cmp_u64);
 		printf("lat_msgs %ld\n", nlat);
 		printf("lat_expected %ld\n", count * nsubs);

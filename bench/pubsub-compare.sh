@@ -1,7 +1,9 @@
 #!/bin/sh
 # pubsub-compare.sh [TITAN_SUPERVISOR] - pub/sub throughput and latency of
 # Titan against Debian's redis-server, measured by bench/pubsub-bench.c
-# (built here).  See bench/README.md.
+# (built here).  ROUNDS=n runs each measurement n times, alternating the
+# servers, and reports each metric's median (a shared, busy machine).
+# See bench/README.md.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,6 +15,7 @@ LAT_MSGS=${LAT_MSGS:-20000}
 SUBS=${SUBS:-10}
 WINDOW=${WINDOW:-64}
 SHARDS=${SHARDS:-2}
+ROUNDS=${ROUNDS:-1}
 out_dir=$here/out
 bin=$out_dir/pubsub-bench
 
@@ -31,24 +34,35 @@ cc -O2 -Wall -o "$bin" "$here/pubsub-bench.c" || die "building pubsub-bench fail
 start_servers
 
 echo "pubsub-compare: redis-server on $rport, titan ($SHARDS shards) on $tport;" \
-	"$SUBS subscribers, $MSGS msgs (window $WINDOW), $LAT_MSGS paced" >&2
+	"$SUBS subscribers, $MSGS msgs (window $WINDOW), $LAT_MSGS paced," \
+	"$ROUNDS round(s)" >&2
 
-run() { # PORT NAME MODE COUNT -> key value lines in $tmp/NAME.MODE
+run() { # PORT NAME MODE COUNT -> key value lines added to $tmp/NAME.MODE
 	"$bin" -p "$1" -m "$3" -n "$4" -s "$SUBS" -w "$WINDOW" \
-		>"$tmp/$2.$3" 2>>"$tmp/bench.err" ||
+		>>"$tmp/$2.$3" 2>>"$tmp/bench.err" ||
 		die "$2 $3 run failed: $(tail -3 "$tmp/bench.err")"
 }
 
-# alternate servers so drift on a busy machine hits both
-echo "pubsub-compare: throughput" >&2
-run "$rport" redis tput "$MSGS"
-run "$tport" titan tput "$MSGS"
-echo "pubsub-compare: latency" >&2
-run "$rport" redis lat "$LAT_MSGS"
-run "$tport" titan lat "$LAT_MSGS"
+median() { # FILES... -> each key's median value
+	cat "$@" | sort -k1,1 -k2,2g | awk '
+		{ v[$1, ++n[$1]] = $2 }
+		END { for (k in n) print k, v[k, int((n[k] + 1) / 2)] }'
+}
 
-cat "$tmp/redis.tput" "$tmp/redis.lat" >"$tmp/redis.all"
-cat "$tmp/titan.tput" "$tmp/titan.lat" >"$tmp/titan.all"
+# alternate servers so drift on a busy machine hits both
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+	r=$((r + 1))
+	echo "pubsub-compare: round $r: throughput" >&2
+	run "$rport" redis tput "$MSGS"
+	run "$tport" titan tput "$MSGS"
+	echo "pubsub-compare: round $r: latency" >&2
+	run "$rport" redis lat "$LAT_MSGS"
+	run "$tport" titan lat "$LAT_MSGS"
+done
+
+median "$tmp/redis.tput" "$tmp/redis.lat" >"$tmp/redis.all"
+median "$tmp/titan.tput" "$tmp/titan.lat" >"$tmp/titan.all"
 
 table=$tmp/table.txt
 awk '
@@ -70,7 +84,8 @@ if [ -s "$tmp/bench.err" ]; then
 fi
 {
 	echo "# $(date -u '+%Y-%m-%d %H:%M:%S UTC') $(uname -nr), $(nproc) CPUs;" \
-		"subs=$SUBS msgs=$MSGS window=$WINDOW lat_msgs=$LAT_MSGS titan shards=$SHARDS"
+		"subs=$SUBS msgs=$MSGS window=$WINDOW lat_msgs=$LAT_MSGS titan shards=$SHARDS" \
+		"rounds=$ROUNDS (medians)"
 	echo "# expected deliveries: tput $((MSGS * SUBS)), lat $((LAT_MSGS * SUBS))"
 	cat "$table"
 } >"$out_dir/pubsub-last.txt"

@@ -44,6 +44,7 @@ enum cfg_kind {
 	CFG_BIND,   /* 1..TN_MAX_BIND addresses, "-addr" is optional */
 	CFG_NOTIFY, /* keyspace event class letters, "KEA" */
 	CFG_OBUF,   /* client-output-buffer-limit: class hard soft seconds */
+	CFG_REPLICAOF, /* "host port", or "no one" */
 };
 
 #define CFG_IMMUTABLE 0x1 /* refused by CONFIG SET */
@@ -197,6 +198,19 @@ static const struct cfg_directive cfg_table[] = {
     D_BOOL("rdbchecksum", rdbchecksum, 0, "yes"),
     D_MEMORY("repl-backlog-size", repl_backlog_size, CFG_IMMUTABLE, "1mb",
 	     16 * KB),
+    D_SPECIAL("replicaof", CFG_REPLICAOF, replicaof_host, CFG_IMMUTABLE,
+	      "no one"),
+    D_STRING("masterauth", masterauth, 0, ""),
+    D_STRING("masteruser", masteruser, 0, ""),
+    D_BOOL("replica-read-only", replica_read_only, 0, "yes"),
+    D_BOOL("replica-serve-stale-data", replica_serve_stale_data, 0, "yes"),
+    D_INT("replica-priority", replica_priority, 0, "100", 0, INT_MAX),
+    D_INT("repl-backlog-ttl", repl_backlog_ttl_s, 0, "3600", 0, INT_MAX),
+    D_INT("repl-ping-replica-period", repl_ping_replica_period_s, 0, "10", 1,
+	  INT_MAX),
+    D_INT("repl-timeout", repl_timeout_s, 0, "60", 1, INT_MAX),
+    D_INT("min-replicas-to-write", min_replicas_to_write, 0, "0", 0, INT_MAX),
+    D_INT("min-replicas-max-lag", min_replicas_max_lag_s, 0, "10", 0, INT_MAX),
     D_INT("titan-port", titan_port, CFG_IMMUTABLE,
 	  STR(TN_DEFAULT_TITAN_PORT), 0, 65535),
     D_STRING("titan-bind", titan_bind, CFG_IMMUTABLE | CFG_NONEMPTY,
@@ -439,6 +453,32 @@ static int cfg_set_string(struct tn_config *c, const struct cfg_directive *d,
 			       "is longer than %zu bytes", d->size - 1);
 	}
 	memcpy((char *)c + d->offset, arg, len + 1);
+	return 0;
+}
+
+/* replicaof host port; "no one" (as REPLICAOF takes it) clears it. */
+static int cfg_set_replicaof(struct tn_config *c,
+			     const struct cfg_directive *d,
+			     const char *const *argv, bool runtime, char *err,
+			     size_t errlen)
+{
+	long long port;
+
+	if (strcasecmp(argv[0], "no") == 0 && strcasecmp(argv[1], "one") == 0) {
+		c->replicaof_host[0] = '\0';
+		c->replicaof_port = 0;
+		return 0;
+	}
+	if (strlen(argv[0]) >= sizeof(c->replicaof_host) || !argv[0][0])
+		return cfg_bad(d, runtime, err, errlen, "Invalid master host",
+			       "wants a host name or address");
+	if (tn_str2ll(argv[1], strlen(argv[1]), &port) < 0 || port < 1 ||
+	    port > 65535)
+		return cfg_bad(d, runtime, err, errlen, "Invalid master port",
+			       "wants a port between 1 and 65535, not '%s'",
+			       argv[1]);
+	strlcpy(c->replicaof_host, argv[0], sizeof(c->replicaof_host));
+	c->replicaof_port = (int)port;
 	return 0;
 }
 
@@ -700,7 +740,15 @@ static int cfg_apply(struct tn_config *c, const struct cfg_directive *d,
 		     int argc, const char *const *argv, bool runtime, char *err,
 		     size_t errlen)
 {
-	if (d->kind == CFG_BIND || d->kind == CFG_OBUF ? argc < 1 : argc != 1)
+	/* replicaof "" is what CONFIG GET shows for none: it parses back */
+	if (d->kind == CFG_REPLICAOF && argc == 1 && !argv[0][0]) {
+		c->replicaof_host[0] = '\0';
+		c->replicaof_port = 0;
+		return 0;
+	}
+	if (d->kind == CFG_REPLICAOF ? argc != 2
+	    : d->kind == CFG_BIND || d->kind == CFG_OBUF ? argc < 1
+							 : argc != 1)
 		return cfg_bad(d, runtime, err, errlen,
 			       "wrong number of arguments",
 			       "wrong number of arguments");
@@ -723,6 +771,8 @@ static int cfg_apply(struct tn_config *c, const struct cfg_directive *d,
 		return cfg_set_notify(c, d, argv[0], runtime, err, errlen);
 	case CFG_OBUF:
 		return cfg_set_obuf(c, d, argc, argv, runtime, err, errlen);
+	case CFG_REPLICAOF:
+		return cfg_set_replicaof(c, d, argv, runtime, err, errlen);
 	}
 	return -1;
 }
@@ -804,6 +854,13 @@ int tn_config_get(const struct tn_config *c, const char *name, char *out,
 		break;
 	case CFG_NOTIFY:
 		cfg_notify_format(c->notify_keyspace_events, out, outlen);
+		break;
+	case CFG_REPLICAOF:
+		if (c->replicaof_host[0])
+			snprintf(out, outlen, "%s %d", c->replicaof_host,
+				 c->replicaof_port);
+		else
+			out[0] = '\0';
 		break;
 	case CFG_OBUF:
 		out[0] = '\0';
@@ -1016,7 +1073,7 @@ void tn_config_defaults(struct tn_config *c)
 		const struct cfg_directive *d = &cfg_table[i];
 		const char *one[1] = {d->default_text};
 
-		if (d->kind == CFG_BIND) {
+		if (d->kind == CFG_BIND || d->kind == CFG_REPLICAOF) {
 			if (2 * strlen(d->default_text) + 2 > sizeof(buf))
 				goto broken;
 			argc = cfg_split(d->default_text, buf, argv);

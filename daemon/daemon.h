@@ -113,6 +113,19 @@ struct tn_config {
 	bool rdbcompression;
 	bool rdbchecksum;
 	long long repl_backlog_size; /* also sizes the effect log ring */
+	/* replication */
+	char replicaof_host[256]; /* "" when this server is a master */
+	int replicaof_port;
+	char masterauth[512];
+	char masteruser[128];
+	bool replica_read_only;
+	bool replica_serve_stale_data;
+	int replica_priority;
+	int repl_backlog_ttl_s;
+	int repl_ping_replica_period_s;
+	int repl_timeout_s;
+	int min_replicas_to_write;
+	int min_replicas_max_lag_s;
 	/* scheduler (workers/) */
 	int titan_port; /* 0: no scheduler port */
 	char titan_bind[256]; /* space-separated addresses */

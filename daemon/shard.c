@@ -3,6 +3,8 @@
  * hands it.  It reads, parses RESP, runs commands on the shared keyspace
  * through tn_dispatch, writes replies, and runs the periodic work (active
  * expiry of the stripes it owns, idle timeouts, CLIENT KILL requests).
+ * Under appendfsync always a client's replies wait until the journal has
+ * made its writes durable, while the loop serves everyone else.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +29,9 @@
 #define TN_READ_CHUNK (16 * 1024)
 #define TN_SHUTDOWN_FLUSH_MS 2000
 #define TN_OUT_SHRINK_BYTES (64 * 1024)
+/* held replies: how long to sleep before looking at `durable` again if
+ * the journal's wake never comes (it restarts) */
+#define TN_HOLD_RECHECK_MS 1000
 
 /* Tags for epoll data that are not clients (clients are pointers). */
 #define TAG_HANDOFF ((void *)1)
@@ -41,11 +46,31 @@ static volatile sig_atomic_t shard_reopen_log;
 static struct shard_client *clients_head;
 static struct proc_shm *me;
 
+/* Output that waits for the log: stream bytes below `end` may be sent
+ * once `durable` reaches `pos`. */
+struct hold {
+	uint64_t end;
+	uint64_t pos;
+};
+
 struct shard_client {
 	struct tn_client c;
 	struct shard_client *prev, *next;
 	bool want_write;
+	/*
+	 * appendfsync always.  Output is a stream: `sent` bytes of it went
+	 * out, and stream byte i is at out.off + (i - sent) (the buffer may
+	 * be compacted).  Up to `free_end` it may go now, the rest waits for
+	 * the holds (the second one absorbs later commands).
+	 */
+	uint64_t sent;
+	uint64_t free_end;
+	struct hold hold[2];
+	int nhold;
+	struct shard_client *held_prev, *held_next; /* list of holders */
 };
+
+static struct shard_client *held_head;
 
 static void on_term(int sig)
 {
@@ -106,6 +131,71 @@ struct client_shm *tn_shard_slot(struct tn_client *c)
 	return c->slot == UINT32_MAX ? NULL : tn_client_slot(c->slot);
 }
 
+static void held_unlink(struct shard_client *sc)
+{
+	if (sc->held_prev)
+		sc->held_prev->held_next = sc->held_next;
+	else
+		held_head = sc->held_next;
+	if (sc->held_next)
+		sc->held_next->held_prev = sc->held_prev;
+	sc->held_prev = sc->held_next = NULL;
+	sc->nhold = 0;
+}
+
+/* Stream position of the end of what the client's output holds now. */
+static uint64_t out_end(const struct shard_client *sc)
+{
+	return sc->sent + tn_buf_pending(&sc->c.out);
+}
+
+/*
+ * A command whose reply ends the output now logged a record ending at
+ * `pos`: hold the output from `start` on until it is durable.
+ */
+static void hold_add(struct shard_client *sc, uint64_t start, uint64_t pos)
+{
+	struct hold h = {.end = out_end(sc), .pos = pos};
+
+	if (sc->nhold == 0) {
+		sc->free_end = start;
+		sc->hold[0] = h;
+		sc->nhold = 1;
+		sc->held_prev = NULL;
+		sc->held_next = held_head;
+		if (held_head)
+			held_head->held_prev = sc;
+		held_head = sc;
+	} else if (sc->nhold == 1) {
+		sc->hold[1] = h;
+		sc->nhold = 2;
+	} else {
+		sc->hold[1].end = h.end;
+		sc->hold[1].pos = TN_MAX(sc->hold[1].pos, pos);
+	}
+}
+
+/* How many bytes of the buffer may be written now. */
+static size_t sendable(struct shard_client *sc)
+{
+	struct tn_buf *o = &sc->c.out;
+	uint64_t durable;
+
+	if (tn_likely(!sc->nhold))
+		return tn_buf_pending(o);
+	durable = atomic_load(&tn_elog()->durable);
+	while (sc->nhold && sc->hold[0].pos <= durable) {
+		sc->free_end = sc->hold[0].end;
+		sc->hold[0] = sc->hold[1];
+		sc->nhold--;
+	}
+	if (!sc->nhold) {
+		held_unlink(sc);
+		return tn_buf_pending(o);
+	}
+	return (size_t)(sc->free_end - sc->sent);
+}
+
 static void client_free(struct shard_client *sc)
 {
 	struct tn_client *c = &sc->c;
@@ -113,6 +203,8 @@ static void client_free(struct shard_client *sc)
 
 	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (sc->nhold)
+		held_unlink(sc);
 	if (sc->prev)
 		sc->prev->next = sc->next;
 	else
@@ -231,10 +323,11 @@ static int client_write(struct shard_client *sc)
 {
 	struct tn_client *c = &sc->c;
 	struct tn_buf *o = &c->out;
+	size_t may = sendable(sc);
 	ssize_t n;
 
-	while (tn_buf_pending(o)) {
-		n = write(c->fd, o->data + o->off, tn_buf_pending(o));
+	while (may) {
+		n = write(c->fd, o->data + o->off, may);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -243,6 +336,8 @@ static int client_write(struct shard_client *sc)
 			return -1;
 		}
 		o->off += n;
+		sc->sent += (uint64_t)n;
+		may -= (size_t)n;
 		me->net_out += n;
 	}
 	if (!tn_buf_pending(o)) {
@@ -253,9 +348,30 @@ static int client_write(struct shard_client *sc)
 		if (c->flags & TN_CLIENT_CLOSE_AFTER_REPLY)
 			return -1;
 	} else {
-		set_want_write(sc, true);
+		/* held output is sent when the journal wakes us, not when
+		 * the socket is writable */
+		set_want_write(sc, may > 0);
 	}
 	return 0;
+}
+
+/* Send what the log's progress released; before sleeping, say that we
+ * wait (the journal wakes each waiting shard once per durable advance). */
+static void flush_held(void)
+{
+	struct elog_shm *l = tn_elog();
+	struct shard_client *sc, *next;
+
+	if (!held_head)
+		return;
+	atomic_fetch_or(&l->shard_waiting, 1u << (shard_index & 31));
+	/* after the bit: a durable advance the journal made before seeing
+	 * it is read here */
+	for (sc = held_head; sc; sc = next) {
+		next = sc->held_next;
+		if (client_write(sc) < 0)
+			client_free(sc);
+	}
 }
 
 /*
@@ -303,9 +419,14 @@ static void process_input(struct shard_client *sc)
 			break;
 		}
 		if (rc == TN_RESP_DONE) {
+			uint64_t start = out_end(sc), pos;
+
 			c->last_ms = tn_mstime();
 			tn_dispatch(c, c->req.argv, (int)c->req.argc,
 				    shard_index);
+			pos = tn_effect_take_pos();
+			if (pos && tn_conf->appendfsync == TN_FSYNC_ALWAYS)
+				hold_add(sc, start, pos);
 		}
 		tn_resp_req_reset(&c->req);
 	}
@@ -342,6 +463,7 @@ static void client_readable(struct shard_client *sc)
 	c->in.len += n;
 	me->net_in += n;
 	process_input(sc);
+	tn_client_sync_slot(c);
 	/* it published to this shard, or its commands wrote to others */
 	if (tn_pubsub_pending())
 		pubsub_deliver();
@@ -394,6 +516,8 @@ static void cron(void)
 	/* Redis spends at most 25% of each cron period on active expiry */
 	budget_us = 250000 / TN_MAX(tn_conf->hz, 1);
 	tn_expire_cycle(shard_index, tn_rt.nshards, budget_us);
+	/* expired keys' records: no client waits for them */
+	tn_effect_take_pos();
 	tn_stats_cron(now);
 	/* expired keys announced to this shard's own subscribers */
 	if (tn_pubsub_pending())
@@ -480,7 +604,9 @@ void tn_shard_main(int index)
 	me->alive = 1;
 
 	while (!shard_stop) {
-		n = epoll_wait(ep, evs, TN_ARRAY_SIZE(evs), -1);
+		flush_held();
+		n = epoll_wait(ep, evs, TN_ARRAY_SIZE(evs),
+			       held_head ? TN_HOLD_RECHECK_MS : -1);
 		for (i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 			struct shard_client *sc = tag;

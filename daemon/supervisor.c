@@ -176,6 +176,7 @@ static int make_segment(const struct tn_config *c)
 	seg_params.nclients = (uint32_t)TN_MIN(c->maxclients + 64, 1 << 20);
 	seg_params.config_bytes = sizeof(struct tn_config);
 	seg_params.key_at = TN_KENTRY_KEY_AT;
+	seg_params.elog_bytes = (size_t)TN_MAX(c->repl_backlog_size, 0);
 	if (c->maxmemory_bytes > 0) {
 		/* room above the limit so -OOM is decided by the limit, not
 		 * by running out of segment */

@@ -90,11 +90,13 @@ enum tn_proto_status {
  * Parse one frame from buf[0..len).  On TN_PROTO_OK, *used is the byte
  * count of the frame (header + body) and out->body points into buf.
  * Never reads past len; bounds the length (max_body) before anything
- * waits for the body, so a peer cannot make us buffer more.
+ * waits for the body, so a peer cannot make us buffer more.  max_body 0
+ * means TN_PROTO_MAX_BODY_V1.  A bad version byte is reported as soon as
+ * the first byte is in.
  */
 int tn_proto_parse(const char *buf, size_t len, uint32_t max_body,
 		   struct tn_frame *out, size_t *used);
-/* Append a frame to b.  0 or -ENOMEM. */
+/* Append a frame to b.  0, -ENOMEM, or -EMSGSIZE (len >= 2^31). */
 int tn_proto_write(struct tn_buf *b, uint8_t opcode, const void *body,
 		   size_t len);
 /* Encode a header into out[8]. */
@@ -115,10 +117,22 @@ int tn_proto_recv(int fd, uint32_t max_body, struct tn_frame *hdr,
 		  char **body);
 
 /* Standard Base64 (RFC 4648, '=' padding, no line breaks). */
-size_t tn_b64_encoded_len(size_t n);
+size_t tn_b64_encoded_len(size_t n); /* without the NUL */
+size_t tn_b64_decoded_max(size_t n);  /* bound for tn_b64_decode's out */
 size_t tn_b64_encode(const void *in, size_t n, char *out); /* NUL-ends */
 /* Decode; -1 on a character outside the alphabet or bad padding
  * (whitespace included, as v1's decoder).  Returns the byte count. */
 ssize_t tn_b64_decode(const char *in, size_t n, void *out);
+
+/*
+ * The v2 "b64(list)" fields: Base64 of the items joined with NUL bytes
+ * (an empty list is an empty field).  Append appends the text to b (0 or
+ * -ENOMEM).  Decode gives a NULL-ended array (argv-ready) in one
+ * allocation, released with free(*items): 0, -EINVAL, -ENOMEM.
+ */
+int tn_b64_list_append(struct tn_buf *b, const char *const *items,
+		       size_t n);
+int tn_b64_list_decode(const char *in, size_t n, char ***items,
+		       size_t *count);
 
 #endif

@@ -4,7 +4,7 @@
 #   deps.sh test   what `make test` needs (also test clients, redis-server)
 set -e
 build="gcc make pkg-config liburing-dev libbsd-dev libyaml-dev"
-test="$build libcriterion-dev libhiredis-dev redis-tools redis-server mandoc python3-redis clang"
+test="$build libcriterion-dev libhiredis-dev redis-tools redis-server mandoc python3-redis clang chromium python3-websocket"
 case "${1:-run}" in
 run) want=$build ;;
 test) want=$test ;;

@@ -16,5 +16,18 @@ echo "== shell tests ($build)"
 for t in tests/sh/*.sh; do
 	[ -e "$t" ] || continue
 	echo "-- $t"
+	rc=0
+	sh "$t" "$build" || rc=$?
+	# 77: the test cannot run here (automake's convention): say so
+	if [ $rc -eq 77 ]; then
+		echo "-- $t: SKIPPED"
+	elif [ $rc -ne 0 ]; then
+		exit $rc
+	fi
+done
+echo "== browser tests ($build)"
+for t in tests/browser/*.sh; do
+	[ -e "$t" ] || continue
+	echo "-- $t"
 	sh "$t" "$build"
 done

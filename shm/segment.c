@@ -2,7 +2,7 @@
  * segment.c - create the shared segment: size every part first, then one
  * memfd mapped MAP_SHARED, then the header with its table of contents,
  * the stripes, the process and client tables, the pub/sub tables and
- * inboxes, and the heap.
+ * inboxes, the effect log, and the heap.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -65,6 +65,16 @@ static uint64_t inbox_size(size_t want)
 }
 
 /* The pub/sub tables, empty, and one inbox per shard. */
+/* The effect log's size: a power of two, at least its minimum. */
+static uint64_t elog_size(size_t want)
+{
+	uint64_t n = TN_ELOG_MIN_BYTES;
+
+	while (n < want && n < ((uint64_t)1 << 40))
+		n <<= 1;
+	return n;
+}
+
 static int pubsub_init(struct seg_shm *s, size_t off, size_t rings_off,
 		       size_t inbox_off, uint64_t inbox)
 {
@@ -104,8 +114,8 @@ int tn_segment_create(const struct tn_seg_params *p)
 {
 	size_t off, size, heap_fp;
 	size_t config_off, stripes_off, procs_off, clients_off, heap_off;
-	size_t pubsub_off, rings_off, inbox_off;
-	uint64_t inbox;
+	size_t pubsub_off, rings_off, inbox_off, elog_off, elog_data_off;
+	uint64_t inbox, elog;
 	struct seg_shm *s;
 	uint32_t nprocs, i;
 	void *base;
@@ -117,6 +127,7 @@ int tn_segment_create(const struct tn_seg_params *p)
 		return -EINVAL;
 	nprocs = 2 + p->nshards + SEG_SPARE_PROCS;
 	inbox = inbox_size(p->inbox_bytes);
+	elog = elog_size(p->elog_bytes);
 
 	/* Size everything first: header, config, stripes, procs, clients,
 	 * then the heap, each part on its own cache lines. */
@@ -135,6 +146,10 @@ int tn_segment_create(const struct tn_seg_params *p)
 	off += align64((size_t)p->nshards * sizeof(struct ring_shm));
 	inbox_off = off = page_align(off);
 	off += (size_t)p->nshards * inbox;
+	elog_off = off;
+	off += align64(sizeof(struct elog_shm));
+	elog_data_off = off = page_align(off);
+	off += elog;
 	heap_off = off;
 	heap_fp = tn_heap_footprint(p->heap_bytes, SEG_NCACHES(p->nstripes));
 	size = (off + heap_fp + TN_PAGE_SIZE - 1) & ~(size_t)(TN_PAGE_SIZE - 1);
@@ -181,6 +196,10 @@ int tn_segment_create(const struct tn_seg_params *p)
 	if (r)
 		goto fail_map;
 	r = pubsub_init(s, pubsub_off, rings_off, inbox_off, inbox);
+	if (r)
+		goto fail_map;
+	s->elog_off = elog_off;
+	r = tn_elog_init(tn_ptr(elog_off), elog_data_off, elog);
 	if (r)
 		goto fail_map;
 	for (i = 0; i < p->nstripes; i++) {

@@ -270,6 +270,11 @@ struct client_shm {
 	char name[64];
 	char lastcmd[32];
 	char user[16];
+	/* CLIENT LIST's sub= psub= ssub=, kept by store/pubsub.c */
+	uint32_t nsub, npsub, nssub;
+	/* and multi=: queued commands + 1 inside MULTI, 0 outside, so a
+	 * zeroed slot reads -1 (store/t_client.c) */
+	uint32_t multi_plus1;
 } TN_SHM_ALIGNED;
 
 /* ------------------------------------------------------------------ */
@@ -396,15 +401,31 @@ size_t tn_elog_max_record(const struct elog_shm *l);
  * or 0 when the store is shutting down and nothing was logged.
  */
 uint64_t tn_elog_append(const void *p, size_t len);
+/* The same on a given log (tests, tools). */
+uint64_t tn_elog_append_to(struct elog_shm *l, const void *p, size_t len);
 /*
  * Consumer (the journal): the next committed record body in place, or
  * NULL when none is ready.  `pos` is the log position past it.
  */
 const void *tn_elog_peek(struct elog_shm *l, size_t *len, uint64_t *pos);
+/*
+ * Consumer, batching: the committed record at *cursor (padding skipped)
+ * or NULL, and *cursor moved past it.  Start from `consumed`; records
+ * stay valid until released.  A record of more than tn_elog_max_record()
+ * bytes comes as consecutive chunks: concatenate the bodies.
+ */
+const void *tn_elog_read(struct elog_shm *l, uint64_t *cursor, size_t *len);
+/* The position past the last committed record readable in order. */
+uint64_t tn_elog_committed(struct elog_shm *l);
 /* Consumer: release every record up to `pos` (wakes waiting producers). */
 void tn_elog_release(struct elog_shm *l, uint64_t pos);
-/* Consumer: sleep until a producer wakes it or `timeout_ms` passes. */
+/* Consumer: sleep until a producer wakes it or `timeout_ms` passes
+ * (-1: no limit); returns at once if a record is ready at `consumed`
+ * (tn_elog_wait) or at `cursor` (tn_elog_wait_at). */
 void tn_elog_wait(struct elog_shm *l, int timeout_ms);
+void tn_elog_wait_at(struct elog_shm *l, uint64_t cursor, int timeout_ms);
+/* Wake the journal now (a request flag was set, shutdown). */
+void tn_elog_wake(struct elog_shm *l);
 
 /* ------------------------------------------------------------------ */
 /* Pub/sub tables (commands in store/pubsub.c)                         */
@@ -512,6 +533,20 @@ struct seg_shm {
 	_Atomic uint64_t aof_current_size, aof_base_size;
 	_Atomic uint64_t rdb_changes_at_save; /* `dirty` at the last save */
 	_Atomic int32_t loading; /* the supervisor loads the AOF */
+	/* more of it, and where a restarted journal resumes (journal/) */
+	_Atomic int32_t aof_on; /* the journal is writing an AOF */
+	_Atomic int32_t aof_rewrite_scheduled; /* waits for a BGSAVE */
+	_Atomic int64_t aof_rewrite_start_ms; /* of the running rewrite */
+	_Atomic int64_t aof_last_rewrite_sec; /* its duration; -1: none */
+	_Atomic uint64_t aof_rewrites;
+	_Atomic uint64_t aof_rewrite_failures; /* consecutive */
+	_Atomic int64_t rdb_bgsave_start_ms;
+	_Atomic int64_t rdb_last_bgsave_sec; /* -1: none */
+	_Atomic uint64_t rdb_saves;
+	_Atomic int64_t aof_incr_seq; /* the incremental file written to */
+	_Atomic uint64_t aof_good_size; /* its bytes up to the last batch */
+	_Atomic uint64_t aof_good_pos; /* log position that batch ended at */
+	_Atomic uint64_t aof_delayed_fsync;
 };
 
 extern struct seg_shm *tn_seg;

@@ -5,6 +5,7 @@
  * expiry cycle).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/daemon.h"
@@ -114,6 +115,7 @@ static void expire_now(struct tn_ctx *x, const struct tn_key *k,
 	/* before the free: k may point into the entry (RANDOMKEY) */
 	tn_watch_touch(k);
 	tn_notify(x, TN_NOTIFY_EXPIRED, "expired", k);
+	tn_effect_del(k);
 	remove_entry(k->s, k, e);
 	my_proc(x)->expired++;
 }
@@ -363,10 +365,52 @@ static void flush_stripe(struct stripe_shm *s)
 	s->ttl_len = s->ttl_cap = 0;
 }
 
+/*
+ * With effects on, every stripe is held at once (in ascending order, as
+ * any multi-key command takes them): a write logged before FLUSHALL must
+ * not survive it, nor one logged after it be gone, when the AOF replays.
+ */
+static void flush_all_logged(void)
+{
+	uint32_t n = tn_seg->nstripes, i;
+	uint32_t *idx = calloc(n, sizeof(*idx));
+	bool ok;
+
+	if (!idx) {
+		/* no memory for the list: one at a time, logged first */
+		tn_effect_flushall();
+		tn_effect_flush(false);
+		for (i = 0; i < n; i++) {
+			struct stripe_shm *s = tn_stripe(i);
+
+			if (!tn_stripe_walk_lock(s, true))
+				return;
+			flush_stripe(s);
+			tn_stripe_walk_unlock(s);
+		}
+		return;
+	}
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	ok = tn_stripes_lock(idx, (int)n, true);
+	if (ok) {
+		for (i = 0; i < n; i++)
+			flush_stripe(tn_stripe(i));
+		tn_effect_flushall();
+		tn_effect_flush(false);
+	}
+	tn_stripes_unlock(idx, (int)n);
+	free(idx);
+}
+
 void tn_db_flush_all(struct tn_ctx *x)
 {
 	uint32_t i;
 
+	if (tn_effects_on() && tn_stripes_held != TN_HELD_ALL) {
+		flush_all_logged();
+		return;
+	}
 	for (i = 0; i < tn_seg->nstripes; i++) {
 		struct stripe_shm *s = tn_stripe(i);
 
@@ -377,6 +421,8 @@ void tn_db_flush_all(struct tn_ctx *x)
 		flush_stripe(s);
 		tn_stripe_walk_unlock(s);
 	}
+	/* inside EXEC, which holds every stripe and logs at its end */
+	tn_effect_flushall();
 }
 
 uint64_t tn_db_size(void)

@@ -133,6 +133,8 @@ void tn_stripe_walk_unlock(struct stripe_shm *s)
 	/* EXEC clears the flag when it lets go of every stripe */
 	if (tn_unlikely(tn_stripes_held == TN_HELD_ALL))
 		return;
+	/* expired keys are logged before another process can write them */
+	tn_effect_flush(false);
 	s->writing = 0;
 	tn_unlock(&s->lock);
 }
@@ -198,6 +200,27 @@ static bool over_maxmemory(struct tn_client *c, const struct tn_cmd *cmd)
 	return tn_heap_used() > (uint64_t)tn_conf->maxmemory_bytes;
 }
 
+/* The journal cannot write the AOF: writes must not be acknowledged. */
+static bool aof_failing(void)
+{
+	struct elog_shm *l = tn_elog();
+
+	return l && atomic_load_explicit(&l->write_errno,
+					 memory_order_relaxed) != 0 &&
+	       tn_effects_on();
+}
+
+/* What Redis refuses then: writes, PING, and EXEC of queued writes. */
+static bool denied_on_disk_error(const struct tn_client *c,
+				 const struct tn_cmd *cmd)
+{
+	if (cmd->flags & TN_CMD_WRITE)
+		return true;
+	if (strcmp(cmd->name, "ping") == 0)
+		return true;
+	return tn_multi_is_exec(cmd) && tn_multi_queued_write(c);
+}
+
 /*
  * Redis' processCommand checks, in its order.  NULL when the command is
  * refused: the error is replied and a transaction being queued is flagged.
@@ -247,6 +270,13 @@ static const struct tn_cmd *check(struct tn_client *c,
 		tn_dispatch_reject(c, cmd, TN_ERR_OOM);
 		return NULL;
 	}
+	if (tn_unlikely(aof_failing()) && denied_on_disk_error(c, cmd)) {
+		snprintf(msg, sizeof(msg),
+			 "MISCONF Errors writing to the AOF file: %s",
+			 strerror(atomic_load(&tn_elog()->write_errno)));
+		tn_dispatch_reject(c, cmd, msg);
+		return NULL;
+	}
 	/* Redis checks the RESP2 subscribed context here, between memory
 	 * and transaction (store/pubsub.c) */
 	if (tn_pubsub_context_denied(c, cmd))
@@ -290,9 +320,12 @@ int tn_call(struct tn_ctx *x, const struct tn_cmd *cmd, const int *keys,
 	}
 	x->cmd = cmd;
 	x->dirty = 0;
+	tn_effect_enter();
 	cmd->fn(x);
 	if (x->dirty && nkeys > 0)
 		touch_written(x, keys, nkeys);
+	/* the outermost command logs its effects, its stripes still held */
+	tn_effect_leave();
 	return 0;
 }
 

@@ -58,6 +58,9 @@ uint64_t tn_expire_stripe(struct stripe_shm *s, int64_t now_ms,
 				tn_notify(NULL, TN_NOTIFY_EXPIRED, "expired",
 					  &k);
 				tn_watch_touch(&k);
+				/* logged with the stripe held: the walk unlock
+				 * appends the batch */
+				tn_effect_del(&k);
 				tn_db_delete_entry(NULL, &k, e);
 				got++;
 			}

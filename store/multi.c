@@ -347,6 +347,7 @@ void tn_multi_queue(struct tn_client *c, const struct tn_cmd *cmd,
 	if (queued_init(&m->q[m->count], cmd, argv, argc) < 0)
 		goto oom;
 	m->count++;
+	tn_client_note_queued(c, m->count);
 	m->cmd_flags |= cmd->flags;
 queued:
 	tn_reply_status(&c->reply, "QUEUED");
@@ -378,6 +379,12 @@ bool tn_multi_oom_applies(const struct tn_client *c, const struct tn_cmd *cmd)
 		return c->multi && (c->multi->cmd_flags & TN_CMD_DENYOOM);
 	return !(cmd->fn == cmd_discard || name_is(cmd, "quit") ||
 		 name_is(cmd, "reset"));
+}
+
+bool tn_multi_queued_write(const struct tn_client *c)
+{
+	return (c->multi_flags & TN_MULTI_ACTIVE) && c->multi &&
+	       (c->multi->cmd_flags & TN_CMD_WRITE);
 }
 
 void tn_multi_discard(struct tn_client *c)
@@ -542,6 +549,9 @@ static void cmd_exec(struct tn_ctx *x)
 		exec_queue(x, m);
 	else
 		tn_reply_null_array(x->r);
+	/* one record for the whole transaction, before anyone else can
+	 * write its keys */
+	tn_effect_flush(true);
 	tn_stripes_held = TN_HELD_NONE;
 	tn_stripes_unlock(idx, n);
 	tn_multi_discard(c);

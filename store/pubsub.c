@@ -1,8 +1,8 @@
 /*
  * pubsub.c - SUBSCRIBE, PUBLISH and friends.  The shared tables say which
- * shards listen to what; PUBLISH appends one record to each listening
- * shard's inbox and wakes it; the shard drains its inbox and writes to its
- * own subscribers, whose subscriptions only it knows (tn_pubsub_drain).
+ * shards listen to what; PUBLISH appends one record to each other listening
+ * shard's inbox and wakes it, and writes to its own shard's subscribers at
+ * once; a shard drains its inbox into its subscribers (tn_pubsub_drain).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -90,8 +90,6 @@ static uint64_t local_generation;
 /* Clients written to since the shard last flushed them. */
 static struct tn_client **touched;
 static size_t ntouched, touched_cap;
-/* Records for this very shard: drained after the command, no wake. */
-static bool self_pending;
 /* Which shards a PUBLISH sent to (one byte a shard). */
 static uint8_t *sent_to;
 
@@ -187,6 +185,18 @@ static size_t count_for(const struct tn_client *c, enum ns ns)
 	if (ns == NS_SHARD)
 		return client_count(c, NS_SHARD);
 	return client_count(c, NS_CHANNEL) + client_count(c, NS_PATTERN);
+}
+
+/* CLIENT LIST's sub= psub= ssub= for the other shards to read. */
+static void note_counts(struct tn_client *c)
+{
+	struct client_shm *cs = tn_shard_slot(c);
+
+	if (!cs)
+		return;
+	cs->nsub = (uint32_t)client_count(c, NS_CHANNEL);
+	cs->npsub = (uint32_t)client_count(c, NS_PATTERN);
+	cs->nssub = (uint32_t)client_count(c, NS_SHARD);
 }
 
 bool tn_pubsub_subscribed(const struct tn_client *c)
@@ -395,6 +405,7 @@ static int subscribe(struct pubsub_shm *ps, struct tn_client *c, enum ns ns,
 	ch->subs[ch->n++] = sub;
 	if (ns == NS_CHANNEL)
 		note_channels(ps);
+	note_counts(c);
 	return 1;
 
 fail_ch:
@@ -427,6 +438,7 @@ static void drop_sub(struct pubsub_shm *ps, struct tn_client *c, enum ns ns,
 	lmap_del(&c->ps->subs[ns], ce);
 	if (ns == NS_CHANNEL)
 		note_channels(ps);
+	note_counts(c);
 }
 
 /* 1 if it was subscribed. */
@@ -530,6 +542,7 @@ struct publish {
 	size_t msglen;
 	struct blob_shm *blob; /* once one was needed */
 	bool blob_failed;
+	bool local; /* this shard listens too: write to it after the lock */
 	long long receivers;
 };
 
@@ -609,9 +622,15 @@ static void push_to_listeners(struct publish *p, const struct chan_shm *e,
 	uint32_t s;
 
 	p->receivers += (long long)e->total;
-	for (s = 0; s < p->ps->nshards; s++)
-		if (cnt[s])
+	for (s = 0; s < p->ps->nshards; s++) {
+		if (!cnt[s])
+			continue;
+		/* our own subscribers need no inbox: see publish() */
+		if ((int)s == tn_rt.shard)
+			p->local = true;
+		else
 			push_one(p, (int)s, kind, pat);
+	}
 }
 
 static void match_pattern(void *arg, tn_off off)
@@ -623,7 +642,7 @@ static void match_pattern(void *arg, tn_off off)
 		push_to_listeners(p, pat, REC_PMESSAGE, pat);
 }
 
-/* Wake every shard that got a record; ourselves we only note. */
+/* Wake every shard that got a record (one wake until it drains). */
 static void wake_listeners(uint32_t nshards)
 {
 	uint32_t s;
@@ -632,12 +651,14 @@ static void wake_listeners(uint32_t nshards)
 		if (!sent_to[s])
 			continue;
 		sent_to[s] = 0;
-		if ((int)s == tn_rt.shard)
-			self_pending = true;
-		else if (tn_ring_wake_claim(tn_inbox(s)))
+		if (tn_ring_wake_claim(tn_inbox(s)))
 			tn_shard_wake((int)s);
 	}
 }
+
+static void deliver_local(enum ns ns, const char *ch, size_t chlen,
+			  const char *msg, size_t msglen);
+static void drain_inbox(bool may_compact);
 
 static long long publish(enum ns ns, const char *ch, size_t chlen,
 			 const char *msg, size_t msglen)
@@ -665,7 +686,20 @@ static long long publish(enum ns ns, const char *ch, size_t chlen,
 	if (p.blob && !atomic_load(&p.blob->refs))
 		tn_free(tn_off_of(p.blob));
 	ps_unlock(p.ps);
+	/*
+	 * The other shards first, so they work while we write.  Ours are
+	 * written now, as Redis does, not through our own inbox: no second
+	 * pass over the message, and a RESP3 client publishing to itself
+	 * gets the push before the reply, in Redis' order.
+	 */
 	wake_listeners(nshards);
+	if (p.local) {
+		/* what was published before us (its PUBLISH returned) goes
+		 * first: our inbox may still hold it */
+		if (tn_ring_used(tn_inbox((uint32_t)tn_rt.shard)))
+			drain_inbox(false);
+		deliver_local(ns, ch, chlen, msg, msglen);
+	}
 	return p.receivers;
 }
 
@@ -741,15 +775,46 @@ static const char *const msg_word[] = {
 	[REC_SMESSAGE] = "smessage",
 };
 
+/* Write one message to every client of this shard on `lc`. */
+static void fan_out(const struct lchan *lc, uint32_t kind, const char *pat,
+		    size_t patlen, const char *ch, size_t chlen,
+		    const char *pay, size_t paylen, int64_t now_ms,
+		    bool may_compact)
+{
+	size_t i;
+
+	for (i = 0; i < lc->n; i++) {
+		struct tn_client *c = lc->subs[i]->c;
+		struct tn_reply r = {.out = &c->out, .resp = c->resp};
+
+		if (c->flags & (TN_CLIENT_CLOSE_ASAP |
+				TN_CLIENT_CLOSE_AFTER_REPLY))
+			continue;
+		/* not under a running command: its deferred replies hold
+		 * positions in this buffer */
+		if (may_compact && c->out.off)
+			tn_buf_compact(&c->out);
+		tn_reply_push(&r, pat ? 4 : 3);
+		tn_reply_bulkstr(&r, msg_word[kind]);
+		if (pat)
+			tn_reply_bulk(&r, pat, patlen);
+		tn_reply_bulk(&r, ch, chlen);
+		tn_reply_bulk(&r, pay, paylen);
+		if (r.oom)
+			c->flags |= TN_CLIENT_CLOSE_ASAP;
+		else
+			tn_client_obuf_limit_reached(c, now_ms);
+		touch(c);
+	}
+}
+
 static void deliver(uint32_t kind, const char *body, size_t len,
-		    int64_t now_ms)
+		    int64_t now_ms, bool may_compact)
 {
 	struct msg_rec m;
 	const char *pat, *ch, *pay;
 	enum ns ns;
 	struct lent *le;
-	struct lchan *lc;
-	size_t i;
 
 	if (len < sizeof(m) || kind < REC_MESSAGE || kind > REC_SMESSAGE)
 		return;
@@ -767,27 +832,35 @@ static void deliver(uint32_t kind, const char *body, size_t len,
 		le = lmap_find(&local[ns], ch, m.chlen, tn_hash(ch, m.chlen));
 	if (!le)
 		return; /* they left since it was published */
-	lc = le->val;
-	for (i = 0; i < lc->n; i++) {
-		struct tn_client *c = lc->subs[i]->c;
-		struct tn_reply r = {.out = &c->out, .resp = c->resp};
+	fan_out(le->val, kind, ns == NS_PATTERN ? pat : NULL, m.patlen, ch,
+		m.chlen, pay, m.paylen, now_ms, may_compact);
+}
 
-		if (c->flags & (TN_CLIENT_CLOSE_ASAP |
-				TN_CLIENT_CLOSE_AFTER_REPLY))
-			continue;
-		if (c->out.off)
-			tn_buf_compact(&c->out);
-		tn_reply_push(&r, ns == NS_PATTERN ? 4 : 3);
-		tn_reply_bulkstr(&r, msg_word[kind]);
-		if (ns == NS_PATTERN)
-			tn_reply_bulk(&r, pat, m.patlen);
-		tn_reply_bulk(&r, ch, m.chlen);
-		tn_reply_bulk(&r, pay, m.paylen);
-		if (r.oom)
-			c->flags |= TN_CLIENT_CLOSE_ASAP;
-		else
-			tn_client_obuf_limit_reached(c, now_ms);
-		touch(c);
+/*
+ * A message published from this shard, to this shard's subscribers: the
+ * channel's, then every matching pattern's, as Redis orders them.  Only
+ * this process changes `local`, so no lock is needed.
+ */
+static void deliver_local(enum ns ns, const char *ch, size_t chlen,
+			  const char *msg, size_t msglen)
+{
+	int64_t now = tn_mstime();
+	struct lent *le;
+	size_t i;
+
+	le = lmap_find(&local[ns], ch, chlen, tn_hash(ch, chlen));
+	if (le)
+		fan_out(le->val, ns == NS_SHARD ? REC_SMESSAGE : REC_MESSAGE,
+			NULL, 0, ch, chlen, msg, msglen, now, false);
+	if (ns != NS_CHANNEL)
+		return;
+	for (i = 0; local[NS_PATTERN].n && i < local[NS_PATTERN].nb; i++) {
+		for (le = local[NS_PATTERN].b[i]; le; le = le->next) {
+			if (tn_glob_match(le->key, le->len, ch, chlen, false))
+				fan_out(le->val, REC_PMESSAGE, le->key,
+					le->len, ch, chlen, msg, msglen, now,
+					false);
+		}
 	}
 }
 
@@ -814,12 +887,26 @@ static tn_off rec_blob(const void *body, size_t len)
 	return m.blob;
 }
 
+/*
+ * Written-to clients to flush, or records in our inbox: the shard asks
+ * after every client's commands, so a busy shard delivers what other
+ * shards published without waiting for its wake-up to come round.
+ */
 bool tn_pubsub_pending(void)
 {
-	return self_pending || ntouched;
+	if (ntouched)
+		return true;
+	if (tn_rt.shard < 0 || !tn_seg || !tn_seg->pubsub_off)
+		return false;
+	return tn_ring_used(tn_inbox((uint32_t)tn_rt.shard)) != 0;
 }
 
 void tn_pubsub_drain(void)
+{
+	drain_inbox(true);
+}
+
+static void drain_inbox(bool may_compact)
 {
 	struct pubsub_shm *ps;
 	struct ring_shm *r;
@@ -834,14 +921,13 @@ void tn_pubsub_drain(void)
 	ps = tn_pubsub();
 	if (tn_unlikely(atomic_load(&ps->generation) != local_generation))
 		ps_unlock(ps_lock());
-	self_pending = false;
 	r = tn_inbox((uint32_t)tn_rt.shard);
 	tn_ring_wake_reset(r);
 	if (!tn_ring_used(r))
 		return;
 	now = tn_mstime();
 	while ((body = tn_ring_peek(r, &kind, &len))) {
-		deliver(kind, body, len, now);
+		deliver(kind, body, len, now, may_compact);
 		blob = rec_blob(body, len);
 		tn_ring_pop(r);
 		if (blob)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/daemon.h"
 #include "ipc/ipc.h"
 #include "shm/shm.h"
 
@@ -57,6 +58,11 @@ struct tn_client {
 struct client_shm *tn_shard_slot(struct tn_client *c);
 /* Drop a closing client's store-side state. */
 void tn_client_release(struct tn_client *c);
+/* CLIENT LIST's multi=: MULTI queued its `count`-th command (multi.c). */
+void tn_client_note_queued(struct tn_client *c, uint32_t count);
+/* After a batch of the client's commands, before their replies go out:
+ * publish what CLIENT LIST shows of it to the other shards (shard loop). */
+void tn_client_sync_slot(struct tn_client *c);
 
 /* ------------------------------------------------------------------ */
 /* Command context and table                                            */
@@ -370,6 +376,60 @@ bool tn_client_obuf_limit_reached(struct tn_client *c, int64_t now_ms);
 /* Supervisor: shard `shard` died; its subscribers no longer count and
  * its inbox is emptied. */
 void tn_pubsub_forget_shard(int shard);
+
+/* ------------------------------------------------------------------ */
+/* Effects (store/effect.c): writes as replayable RESP for the AOF      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Are writes logged?  With appendonly (a replica attached, later), and
+ * not while the supervisor loads the AOF it would log to.
+ */
+static inline bool tn_effects_on(void)
+{
+	return tn_conf && tn_conf->appendonly && tn_seg &&
+	       !atomic_load_explicit(&tn_seg->loading, memory_order_relaxed);
+}
+
+/*
+ * Effects gather in a buffer of this process, one command each; a
+ * flush turns them into one effect-log record (several commands wrapped
+ * in MULTI/EXEC when `wrap`).  tn_call flushes when the outermost
+ * command ends, EXEC before it lets go of its stripes, and the stripe
+ * walkers (expiry, KEYS, SCAN) at each stripe unlock, so a record always
+ * lands while its keys' stripes are held.  The emitters do nothing when
+ * effects are off.
+ */
+void tn_effect_del(const struct tn_key *k);
+void tn_effect_pexpireat(const struct tn_key *k, int64_t ms);
+void tn_effect_persist(const struct tn_key *k);
+void tn_effect_flushall(void);
+/* The key's whole state: SET k v [PXAT t] for a string; DEL k, SADD k
+ * <members> [, PEXPIREAT k t] for a set; DEL k when it is gone. */
+void tn_effect_key(const struct tn_key *k);
+/* `cmd` k argv[0..n) (SADD or SREM of a command's own members). */
+void tn_effect_members(const char *cmd, const struct tn_key *k,
+		       const struct tn_arg *argv, int n);
+/* SREM k <the bulk strings replied since `mark`> (SPOP's members). */
+void tn_effect_srem_reply(const struct tn_key *k, const struct tn_buf *out,
+			  size_t mark);
+/* Any command: begin with its name, add arguments, end. */
+void tn_effect_begin(const char *name);
+void tn_effect_arg(const void *p, size_t n);
+void tn_effect_arg_ll(long long v);
+void tn_effect_end(void);
+void tn_effect_flush(bool wrap);
+void tn_effect_enter(void); /* tn_call nesting */
+void tn_effect_leave(void);
+/* The log position past the last record this process appended since the
+ * last call (0: none): appendfsync always holds the reply until durable. */
+uint64_t tn_effect_take_pos(void);
+/* The journal: `durable` reached pos; wake the shards that wait on it
+ * (bit i & 31 of shard_waiting stands for shard i). */
+void tn_elog_publish_durable(uint64_t pos);
+/* Did the client's transaction queue a write?  (MISCONF refuses its
+ * EXEC as Redis does.) */
+bool tn_multi_queued_write(const struct tn_client *c);
 
 /* ------------------------------------------------------------------ */
 /* Replies used across files                                            */

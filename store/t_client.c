@@ -51,10 +51,41 @@ static void long_name_drop(const struct tn_client *c)
 
 void tn_client_release(struct tn_client *c)
 {
+	struct client_shm *cs = tn_shard_slot(c);
+
 	if (tn_unlikely(long_names != NULL))
 		long_name_drop(c);
 	tn_multi_release(c);
 	tn_pubsub_release(c);
+	/* the next owner of the slot starts outside MULTI */
+	if (cs)
+		cs->multi_plus1 = 0;
+}
+
+void tn_client_note_queued(struct tn_client *c, uint32_t count)
+{
+	struct client_shm *cs = tn_shard_slot(c);
+
+	if (cs)
+		cs->multi_plus1 = count + 1;
+}
+
+/*
+ * Queueing keeps the count exact; entering MULTI (nothing queued yet)
+ * and leaving it (EXEC, DISCARD, RESET) are caught here, once per batch
+ * of commands and before their replies are written, so a client that has
+ * its reply is seen in its new state from any shard.
+ */
+void tn_client_sync_slot(struct tn_client *c)
+{
+	struct client_shm *cs = tn_shard_slot(c);
+
+	if (!cs)
+		return;
+	if (!(c->multi_flags & TN_MULTI_ACTIVE))
+		cs->multi_plus1 = 0;
+	else if (!cs->multi_plus1)
+		cs->multi_plus1 = 1;
 }
 
 const char *tn_client_name(const struct tn_client *c, size_t *len)
@@ -148,6 +179,8 @@ struct client_view {
 	uint32_t flags;
 	int64_t ctime_ms, last_ms;
 	uint64_t qbuf, obuf;
+	uint32_t nsub, npsub, nssub;
+	long long multi; /* -1 outside MULTI */
 	char addr[64], laddr[64], name[64], lastcmd[32];
 };
 
@@ -173,6 +206,10 @@ static bool view_slot(uint32_t i, struct client_view *v)
 	v->last_ms = cs->last_ms;
 	v->qbuf = cs->qbuf;
 	v->obuf = cs->obuf;
+	v->nsub = cs->nsub;
+	v->npsub = cs->npsub;
+	v->nssub = cs->nssub;
+	v->multi = (long long)cs->multi_plus1 - 1;
 	copy_str(v->addr, cs->addr, sizeof(v->addr));
 	copy_str(v->laddr, cs->laddr, sizeof(v->laddr));
 	copy_str(v->name, cs->name, sizeof(v->name));
@@ -181,10 +218,15 @@ static bool view_slot(uint32_t i, struct client_view *v)
 	return atomic_load(&cs->id) == v->id;
 }
 
-static void flags_str(uint32_t f, char *out)
+/* Redis' letters, in its order: P subscribed, x inside MULTI, ... */
+static void flags_str(uint32_t f, bool pubsub, bool multi, char *out)
 {
 	char *p = out;
 
+	if (pubsub)
+		*p++ = 'P';
+	if (multi)
+		*p++ = 'x';
 	if (f & TN_CLIENT_CLOSE_AFTER_REPLY)
 		*p++ = 'c';
 	if (f & TN_CLIENT_CLOSE_ASAP)
@@ -204,13 +246,22 @@ static int client_line(struct tn_ctx *x, struct tn_buf *b,
 {
 	struct tn_client *c = x->c;
 	bool self = v->slot == c->slot;
-	char flags[8];
 	const char *name = v->name, *cmd = v->lastcmd;
 	size_t namelen = strlen(v->name);
 	uint64_t qbuf = v->qbuf, qfree = 0, obuf = v->obuf;
 	int64_t now = x->now_ms;
+	long long multi = v->multi;
+	char flags[10];
 
-	flags_str(self ? c->flags : v->flags, flags);
+	/* inside EXEC the queue's count is exact in the slot */
+	if (self && !(c->multi_flags & TN_MULTI_ACTIVE))
+		multi = -1;
+	else if (self && multi < 0)
+		multi = 0;
+	flags_str(self ? c->flags : v->flags,
+		  self ? tn_pubsub_subscribed(c)
+		       : v->nsub + v->npsub + v->nssub > 0,
+		  multi >= 0, flags);
 	if (self) {
 		/* Redis shows the running command as the caller's last one */
 		name = tn_client_name(c, &namelen);
@@ -222,15 +273,15 @@ static int client_line(struct tn_ctx *x, struct tn_buf *b,
 	return tn_buf_printf(
 		b,
 		"id=%llu addr=%s laddr=%s fd=%d name=%.*s age=%lld idle=%lld "
-		"flags=%s db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=%llu "
+		"flags=%s db=%d sub=%u psub=%u ssub=%u multi=%lld qbuf=%llu "
 		"qbuf-free=%llu argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=%llu "
 		"oll=0 omem=0 tot-mem=%llu events=r%s cmd=%s user=default "
 		"redir=-1 resp=%d\n",
 		(unsigned long long)v->id, v->addr, v->laddr, v->fd,
 		(int)namelen, name, (long long)(now - v->ctime_ms) / 1000,
-		(long long)(now - v->last_ms) / 1000, flags, v->db,
-		(unsigned long long)qbuf, (unsigned long long)qfree,
-		(unsigned long long)obuf,
+		(long long)(now - v->last_ms) / 1000, flags, v->db, v->nsub,
+		v->npsub, v->nssub, multi, (unsigned long long)qbuf,
+		(unsigned long long)qfree, (unsigned long long)obuf,
 		(unsigned long long)(qbuf + qfree + obuf), obuf ? "w" : "",
 		cmd[0] ? cmd : "NULL", v->resp);
 }

@@ -450,30 +450,79 @@ static int info_memory(struct tn_buf *b)
 		(unsigned long long)tn_seg->size);
 }
 
-/* Only what is true of a server that never persists (yet). */
+/* Redis 7.0's fields, in its order; the journal keeps the state. */
 static int info_persistence(struct tn_buf *b)
 {
+	int64_t now = tn_mstime(), last_save = tn_seg->rdb_last_save_ms;
+	uint64_t dirty = tn_seg->dirty, saved = tn_seg->rdb_changes_at_save;
+	bool bgsave = tn_seg->rdb_bgsave_in_progress;
+	bool rewriting = tn_seg->aof_rewrite_in_progress;
+	bool aof = tn_conf->appendonly;
+	int r;
+
+	if (last_save <= 0)
+		last_save = tn_seg->start_ms;
+	r = tn_buf_printf(
+	    b,
+	    "# Persistence\r\n"
+	    "loading:0\r\n"
+	    "async_loading:0\r\n"
+	    "current_cow_peak:0\r\n"
+	    "current_cow_size:0\r\n"
+	    "current_cow_size_age:0\r\n"
+	    "current_fork_perc:0.00\r\n"
+	    "current_save_keys_processed:0\r\n"
+	    "current_save_keys_total:0\r\n"
+	    "rdb_changes_since_last_save:%llu\r\n"
+	    "rdb_bgsave_in_progress:%d\r\n"
+	    "rdb_last_save_time:%lld\r\n"
+	    "rdb_last_bgsave_status:%s\r\n"
+	    "rdb_last_bgsave_time_sec:%lld\r\n"
+	    "rdb_current_bgsave_time_sec:%lld\r\n"
+	    "rdb_saves:%llu\r\n"
+	    "rdb_last_cow_size:0\r\n"
+	    "rdb_last_load_keys_expired:0\r\n"
+	    "rdb_last_load_keys_loaded:0\r\n"
+	    "aof_enabled:%d\r\n"
+	    "aof_rewrite_in_progress:%d\r\n"
+	    "aof_rewrite_scheduled:%d\r\n"
+	    "aof_last_rewrite_time_sec:%lld\r\n"
+	    "aof_current_rewrite_time_sec:%lld\r\n"
+	    "aof_last_bgrewrite_status:%s\r\n"
+	    "aof_rewrites:%llu\r\n"
+	    "aof_rewrites_consecutive_failures:%llu\r\n"
+	    "aof_last_write_status:%s\r\n"
+	    "aof_last_cow_size:0\r\n"
+	    "module_fork_in_progress:0\r\n"
+	    "module_fork_last_cow_size:0\r\n",
+	    (unsigned long long)(dirty > saved ? dirty - saved : 0), bgsave,
+	    (long long)last_save / 1000,
+	    tn_seg->rdb_last_bgsave_ok ? "ok" : "err",
+	    (long long)tn_seg->rdb_last_bgsave_sec,
+	    bgsave ? (long long)(now - tn_seg->rdb_bgsave_start_ms) / 1000 : -1LL,
+	    (unsigned long long)tn_seg->rdb_saves, aof, rewriting,
+	    (int)tn_seg->aof_rewrite_scheduled,
+	    (long long)tn_seg->aof_last_rewrite_sec,
+	    rewriting && tn_seg->aof_rewrite_start_ms
+		? (long long)(now - tn_seg->aof_rewrite_start_ms) / 1000
+		: -1LL,
+	    tn_seg->aof_last_rewrite_ok ? "ok" : "err",
+	    (unsigned long long)tn_seg->aof_rewrites,
+	    (unsigned long long)tn_seg->aof_rewrite_failures,
+	    tn_elog()->write_errno ? "err" : "ok");
+	if (r < 0 || !aof)
+		return r;
 	return tn_buf_printf(b,
-			     "# Persistence\r\n"
-			     "loading:0\r\n"
-			     "async_loading:0\r\n"
-			     "rdb_changes_since_last_save:%llu\r\n"
-			     "rdb_bgsave_in_progress:0\r\n"
-			     "rdb_last_save_time:%lld\r\n"
-			     "rdb_last_bgsave_status:ok\r\n"
-			     "rdb_last_bgsave_time_sec:-1\r\n"
-			     "rdb_current_bgsave_time_sec:-1\r\n"
-			     "rdb_saves:0\r\n"
-			     "aof_enabled:0\r\n"
-			     "aof_rewrite_in_progress:0\r\n"
-			     "aof_rewrite_scheduled:0\r\n"
-			     "aof_last_rewrite_time_sec:-1\r\n"
-			     "aof_current_rewrite_time_sec:-1\r\n"
-			     "aof_last_bgrewrite_status:ok\r\n"
-			     "aof_rewrites:0\r\n"
-			     "aof_last_write_status:ok\r\n",
-			     (unsigned long long)tn_seg->dirty,
-			     (long long)tn_seg->start_ms / 1000);
+			     "aof_current_size:%llu\r\n"
+			     "aof_base_size:%llu\r\n"
+			     "aof_pending_rewrite:%d\r\n"
+			     "aof_buffer_length:0\r\n"
+			     "aof_pending_bio_fsync:0\r\n"
+			     "aof_delayed_fsync:%llu\r\n",
+			     (unsigned long long)tn_seg->aof_current_size,
+			     (unsigned long long)tn_seg->aof_base_size,
+			     (int)tn_seg->aof_rewrite_scheduled,
+			     (unsigned long long)tn_seg->aof_delayed_fsync);
 }
 
 static int info_stats(struct tn_buf *b, const struct totals *t)

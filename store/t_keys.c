@@ -73,6 +73,7 @@ static void cmd_del(struct tn_ctx *x)
 
 		if (tn_db_delete(x, &k)) {
 			n++;
+			tn_effect_del(&k);
 			tn_notify(x, TN_NOTIFY_GENERIC, "del", &k);
 		}
 	}
@@ -547,6 +548,8 @@ static void rename_generic(struct tn_ctx *x, bool nx)
 	if (src.s != dst.s)
 		tn_db_delete_entry(x, &src, e);
 	tn_db_dirty(x, 1);
+	tn_effect_del(&src);
+	tn_effect_key(&dst);
 	tn_notify(x, TN_NOTIFY_GENERIC, "rename_from", &src);
 	tn_notify(x, TN_NOTIFY_GENERIC, "rename_to", &dst);
 	if (nx)
@@ -647,11 +650,13 @@ static void expire_generic(struct tn_ctx *x, int64_t base, bool seconds)
 	}
 	if (when <= x->now_ms) {
 		tn_db_delete_entry(x, &k, e);
+		tn_effect_del(&k);
 		tn_notify(x, TN_NOTIFY_GENERIC, "del", &k);
 	} else if (tn_db_set_expire(k.s, e, when) < 0) {
 		tn_reply_error(x->r, TN_ERR_OOM);
 		return;
 	} else {
+		tn_effect_pexpireat(&k, when);
 		tn_notify(x, TN_NOTIFY_GENERIC, "expire", &k);
 	}
 	tn_db_dirty(x, 1);
@@ -739,6 +744,7 @@ static void cmd_persist(struct tn_ctx *x)
 	}
 	tn_db_set_expire(k.s, e, -1);
 	tn_db_dirty(x, 1);
+	tn_effect_persist(&k);
 	tn_notify(x, TN_NOTIFY_GENERIC, "persist", &k);
 	tn_reply_int(x->r, 1);
 }

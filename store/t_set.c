@@ -574,10 +574,14 @@ static void cmd_sadd(struct tn_ctx *x)
 			added = 0;
 		}
 		tn_db_dirty(x, (uint64_t)added);
+		if (added)
+			tn_effect_members("SADD", &k, x->argv + 2, i - 2);
 		tn_reply_error(x->r, TN_ERR_OOM);
 		return;
 	}
 	tn_db_dirty(x, (uint64_t)added);
+	if (added)
+		tn_effect_members("SADD", &k, x->argv + 2, x->argc - 2);
 	if (added)
 		tn_notify(x, TN_NOTIFY_SET, "sadd", &k);
 	tn_reply_int(x->r, added);
@@ -616,6 +620,8 @@ static void cmd_srem(struct tn_ctx *x)
 		tn_notify(x, TN_NOTIFY_GENERIC, "del", &k);
 	}
 	tn_db_dirty(x, (uint64_t)removed);
+	if (removed)
+		tn_effect_members("SREM", &k, x->argv + 2, x->argc - 2);
 	tn_reply_int(x->r, removed);
 }
 
@@ -665,6 +671,8 @@ static void cmd_smove(struct tn_ctx *x)
 	if (added)
 		tn_notify(x, TN_NOTIFY_SET, "sadd", &kd);
 	tn_db_dirty(x, 1 + (uint64_t)added);
+	tn_effect_members("SREM", &ks, x->argv + 3, 1);
+	tn_effect_members("SADD", &kd, x->argv + 3, 1);
 	tn_reply_int(x->r, 1);
 }
 
@@ -910,15 +918,18 @@ static void spop_count(struct tn_ctx *x, const struct tn_key *k,
 	struct setv sv = sv_load(e);
 	struct slab_cache_shm *c = tn_stripe_cache(k->s);
 	uint64_t size = sv_size(&sv), remaining, i;
+	size_t mark;
 
 	tn_notify(x, TN_NOTIFY_SET, "spop", k);
 	if (count >= size) {
 		sv_reply_all(x, &sv);
 		tn_db_delete_entry(x, k, e);
+		tn_effect_del(k);
 		tn_notify(x, TN_NOTIFY_GENERIC, "del", k);
 		tn_db_dirty(x, size);
 		return;
 	}
+	mark = x->r->out->len;
 	tn_reply_set(x->r, (long long)count);
 	remaining = size - count;
 	if (sv_is_intset(&sv)) {
@@ -930,6 +941,7 @@ static void spop_count(struct tn_ctx *x, const struct tn_key *k,
 	}
 	sv_save(e, &sv);
 	tn_db_dirty(x, count);
+	tn_effect_srem_reply(k, x->r->out, mark);
 }
 
 static void cmd_spop(struct tn_ctx *x)
@@ -938,6 +950,7 @@ static void cmd_spop(struct tn_ctx *x)
 	struct kentry_shm *e;
 	struct setv sv;
 	long long count = 0;
+	size_t mark;
 
 	if (x->argc > 3) {
 		tn_reply_error(x->r, TN_ERR_SYNTAX);
@@ -963,7 +976,9 @@ static void cmd_spop(struct tn_ctx *x)
 		return;
 	}
 	sv = sv_load(e);
+	mark = x->r->out->len;
 	spop_one(x, &sv, tn_stripe_cache(k.s));
+	tn_effect_srem_reply(&k, x->r->out, mark);
 	sv_save(e, &sv);
 	tn_notify(x, TN_NOTIFY_SET, "spop", &k);
 	if (!sv_size(&sv)) {
@@ -1345,6 +1360,7 @@ static void store_result(struct tn_ctx *x, int dst, struct set_out *o,
 		sv_free(&o->res);
 		if (tn_db_delete(x, &dk)) {
 			tn_db_dirty(x, 1);
+			tn_effect_del(&dk);
 			tn_notify(x, TN_NOTIFY_GENERIC, "del", &dk);
 		}
 		tn_reply_int(x->r, 0);
@@ -1356,6 +1372,7 @@ static void store_result(struct tn_ctx *x, int dst, struct set_out *o,
 		return;
 	}
 	tn_db_dirty(x, 1);
+	tn_effect_key(&dk);
 	tn_notify(x, TN_NOTIFY_SET, event[op], &dk);
 	tn_reply_int(x->r, (long long)size);
 }
@@ -1663,7 +1680,8 @@ static void cmd_sscan(struct tn_ctx *x)
 		return;
 	a.pat = NULL;
 	a.plen = 0;
-	for (j = 3; j < x->argc; j++) {
+	/* options come in pairs */
+	for (j = 3; j < x->argc; j += 2) {
 		bool more = j + 1 < x->argc;
 
 		if (more && tn_arg_is(&x->argv[j], "count")) {
@@ -1683,7 +1701,6 @@ static void cmd_sscan(struct tn_ctx *x)
 			tn_reply_error(x->r, TN_ERR_SYNTAX);
 			return;
 		}
-		j++;
 	}
 	sv = sv_load(e);
 	if (sv_is_intset(&sv)) {

@@ -258,10 +258,13 @@ static void set_generic(struct tn_ctx *x, const struct tn_key *k, unsigned f,
 		e = NULL;
 	}
 	if (!e) {
+		/* the old value may be gone: log what is left */
+		tn_effect_key(k);
 		reply_oom_since(x, mark);
 		return;
 	}
 	tn_db_dirty(x, 1);
+	tn_effect_key(k);
 	tn_notify(x, TN_NOTIFY_STRING, "set", k);
 	if (ms >= 0)
 		tn_notify(x, TN_NOTIFY_GENERIC, "expire", k);
@@ -285,6 +288,7 @@ static void cmd_set(struct tn_ctx *x)
 			return;
 		}
 		tn_db_dirty(x, 1);
+		tn_effect_key(&k);
 		tn_notify(x, TN_NOTIFY_STRING, "set", &k);
 		tn_reply_ok(x->r);
 		return;
@@ -336,10 +340,12 @@ static void cmd_getset(struct tn_ctx *x)
 	else
 		tn_reply_null(x->r);
 	if (!put_string(x, &k, e, x->argv[2].p, x->argv[2].len, false)) {
+		tn_effect_key(&k);
 		reply_oom_since(x, mark);
 		return;
 	}
 	tn_db_dirty(x, 1);
+	tn_effect_key(&k);
 	tn_notify(x, TN_NOTIFY_STRING, "set", &k);
 }
 
@@ -357,6 +363,7 @@ static void cmd_getdel(struct tn_ctx *x)
 	tn_reply_bulk(x->r, tn_kentry_val(e), e->vlen);
 	tn_db_delete_entry(x, &k, e);
 	tn_db_dirty(x, 1);
+	tn_effect_key(&k);
 	tn_notify(x, TN_NOTIFY_GENERIC, "del", &k);
 }
 
@@ -387,6 +394,7 @@ static void cmd_getex(struct tn_ctx *x)
 		tn_reply_bulk(x->r, tn_kentry_val(e), e->vlen);
 		tn_db_delete_entry(x, &k, e);
 		tn_db_dirty(x, 1);
+		tn_effect_key(&k);
 		tn_notify(x, TN_NOTIFY_GENERIC, "del", &k);
 		return;
 	}
@@ -396,10 +404,12 @@ static void cmd_getex(struct tn_ctx *x)
 			return;
 		}
 		tn_db_dirty(x, 1);
+		tn_effect_key(&k);
 		tn_notify(x, TN_NOTIFY_GENERIC, "expire", &k);
 	} else if ((f & OPT_PERSIST) && e->expire_ms >= 0) {
 		tn_db_set_expire(k.s, e, -1);
 		tn_db_dirty(x, 1);
+		tn_effect_key(&k);
 		tn_notify(x, TN_NOTIFY_GENERIC, "persist", &k);
 	}
 	tn_reply_bulk(x->r, tn_kentry_val(e), e->vlen);
@@ -452,10 +462,12 @@ static void mset_generic(struct tn_ctx *x, bool nx)
 
 		if (!put_string(x, &k, tn_db_find(x, &k), v->p, v->len,
 				false)) {
+			tn_effect_key(&k);
 			tn_db_dirty(x, (uint64_t)(i - 1) / 2);
 			tn_reply_error(x->r, TN_ERR_OOM);
 			return;
 		}
+		tn_effect_key(&k);
 		tn_notify(x, TN_NOTIFY_STRING, "set", &k);
 	}
 	tn_db_dirty(x, (uint64_t)(x->argc - 1) / 2);
@@ -517,6 +529,7 @@ static void incr_generic(struct tn_ctx *x, long long by)
 	e->enc = TN_E_STR;
 	memcpy(tn_kentry_val(e), buf, (size_t)n);
 	tn_db_dirty(x, 1);
+	tn_effect_key(&k);
 	tn_notify(x, TN_NOTIFY_STRING, "incrby", &k);
 	tn_reply_int(x->r, v);
 }
@@ -579,10 +592,12 @@ static void cmd_incrbyfloat(struct tn_ctx *x)
 	/* INCRBYFLOAT keeps the key's TTL, as INCR does */
 	e = put_string(x, &k, e, buf, n, true);
 	if (!e) {
+		tn_effect_key(&k);
 		tn_reply_error(x->r, TN_ERR_OOM);
 		return;
 	}
 	tn_db_dirty(x, 1);
+	tn_effect_key(&k);
 	tn_notify(x, TN_NOTIFY_STRING, "incrbyfloat", &k);
 	tn_reply_bulk(x->r, buf, n);
 }
@@ -617,6 +632,7 @@ static void cmd_append(struct tn_ctx *x)
 		}
 		memcpy(tn_kentry_val(e), a->p, a->len);
 		tn_db_dirty(x, 1);
+		tn_effect_key(&k);
 		tn_notify(x, TN_NOTIFY_STRING, "append", &k);
 		tn_reply_int(x->r, (long long)a->len);
 		return;
@@ -632,6 +648,7 @@ static void cmd_append(struct tn_ctx *x)
 	memcpy(tn_kentry_val(e) + old, a->p, a->len);
 	e->enc = TN_E_RAWSTR;
 	tn_db_dirty(x, 1);
+	tn_effect_key(&k);
 	tn_notify(x, TN_NOTIFY_STRING, "append", &k);
 	tn_reply_int(x->r, (long long)e->vlen);
 }
@@ -727,6 +744,7 @@ static void cmd_setrange(struct tn_ctx *x)
 	memcpy(tn_kentry_val(e) + off, a->p, a->len);
 	e->enc = TN_E_RAWSTR;
 	tn_db_dirty(x, 1);
+	tn_effect_key(&k);
 	tn_notify(x, TN_NOTIFY_STRING, "setrange", &k);
 	tn_reply_int(x->r, (long long)e->vlen);
 }

@@ -20,6 +20,10 @@ struct tn_server {
 	char log[300];
 };
 
+/* Extra configuration for tests of the store alone: no scheduler, whose
+ * subscriber connection and notify-keyspace-events flags would show. */
+#define TN_STORE_ONLY "titan-port 0\nhttp-port 0\n"
+
 /* Start with `extra` appended to the generated titan.conf (may be NULL).
  * Returns 0 when the server answers PING, -1 otherwise. */
 int tn_server_start(struct tn_server *s, const char *extra);

@@ -27,7 +27,8 @@ static void setup(void)
 {
 	int s;
 
-	cr_assert(tn_server_start(&srv, NULL) == 0, "server did not start");
+	cr_assert(tn_server_start(&srv, TN_STORE_ONLY) == 0,
+		  "server did not start");
 	cli = tn_connect(&srv);
 	s = tn_client_shard(&srv, cli, WAIT_MS);
 	cr_assert_geq(s, 0);

@@ -566,7 +566,7 @@ Test(process, maxclients)
 	ssize_t n;
 	int i;
 
-	start("maxclients 10");
+	start(TN_STORE_ONLY "maxclients 10");
 	for (i = 0; i < 10; i++) {
 		c[i] = connect_served();
 		cr_assert(c[i], "client %d of 10 refused", i + 1);
@@ -661,7 +661,7 @@ Test(process, shard_death_keeps_client_count)
 	pid_t s0, fresh;
 	int i, ok;
 
-	start("maxclients 12");
+	start(TN_STORE_ONLY "maxclients 12");
 	s0 = shard_pid(0);
 	cr_assert(s0 > 0);
 	/* a client of shard 0 that dies with it, one of shard 1 that
@@ -779,7 +779,7 @@ Test(process, death_inside_lock_restarts_store, .timeout = 180)
 	int try, i, done;
 	bool restarted = false;
 
-	start(NULL);
+	start(TN_STORE_ONLY);
 	c1 = connect_to_shard(1, spare, 8);
 	cr_assert(c1, "no connection landed on shard 1");
 	for (i = 0; i < 8; i++)

@@ -19,7 +19,8 @@ static struct tn_server srv;
 
 static void setup(void)
 {
-	cr_assert(tn_server_start(&srv, NULL) == 0, "server did not start");
+	cr_assert(tn_server_start(&srv, TN_STORE_ONLY) == 0,
+		  "server did not start");
 }
 
 static void teardown(void)

@@ -626,7 +626,7 @@ static const char *const immutable[] = {
     "port",   "bind",	 "unixsocket", "unixsocketperm", "tcp-backlog",
     "shards", "stripes", "daemonize",  "pidfile",	 "logfile",
     "appendfilename", "appenddirname", "repl-backlog-size", "titan-port",
-    "titan-bind", "titan-auth-token", "http-port", "http-bind",
+    "titan-bind", "titan-auth-token", "http-port", "http-bind", "replicaof",
 };
 
 static bool is_immutable(const char *name)
@@ -698,6 +698,16 @@ Test(config, runtime_accepts_mutable_directives)
 	    {"worker-ttl", "10"},
 	    {"job-log-max-bytes", "64kb"},
 	    {"titan-max-frame-bytes", "1mb"},
+	    {"masterauth", "pw"},
+	    {"masteruser", "u"},
+	    {"replica-read-only", "no"},
+	    {"replica-serve-stale-data", "no"},
+	    {"replica-priority", "10"},
+	    {"repl-backlog-ttl", "60"},
+	    {"repl-ping-replica-period", "5"},
+	    {"repl-timeout", "30"},
+	    {"min-replicas-to-write", "1"},
+	    {"min-replicas-max-lag", "5"},
 	};
 	const char *const *names = tn_config_names();
 	struct tn_config c;
@@ -722,6 +732,34 @@ Test(config, runtime_accepts_mutable_directives)
 	cr_expect_eq(c.loglevel, TN_LOG_DEBUG);
 	cr_expect_str_eq(c.dir, "/tmp");
 	cr_expect_eq(c.appendfsync, TN_FSYNC_ALWAYS);
+}
+
+Test(config, replicaof_takes_host_port_or_no_one)
+{
+	const char *hp[2] = {"10.0.0.5", "6380"}, *no[2] = {"NO", "one"},
+		   *bad[2] = {"h", "0"};
+	struct tn_config c;
+	char err[512];
+
+	tn_config_defaults(&c);
+	cr_expect_str_eq(get(&c, "replicaof"), "");
+	cr_assert_eq(tn_config_set(&c, "replicaof", 2, hp, false, err,
+				   sizeof(err)),
+		     0, "%s", err);
+	cr_expect_str_eq(get(&c, "replicaof"), "10.0.0.5 6380");
+	cr_expect_eq(c.replicaof_port, 6380);
+	cr_expect_eq(tn_config_set(&c, "replicaof", 2, bad, false, err,
+				   sizeof(err)),
+		     -1);
+	cr_expect(strstr(err, "port") != NULL, "%s", err);
+	cr_expect_eq(tn_config_set(&c, "replicaof", 1, hp, false, err,
+				   sizeof(err)),
+		     -1);
+	cr_assert_eq(tn_config_set(&c, "replicaof", 2, no, false, err,
+				   sizeof(err)),
+		     0, "%s", err);
+	cr_expect_str_eq(get(&c, "replicaof"), "");
+	cr_expect_eq(c.replicaof_port, 0);
 }
 
 Test(config, titan_bind_beyond_loopback_needs_a_token)
@@ -863,6 +901,17 @@ Test(config, get_formats_like_config_get)
 	    {"titan-max-frame-bytes", "10485760"},
 	    {"http-port", "5000"},
 	    {"http-bind", "127.0.0.1"},
+	    {"replicaof", ""},
+	    {"masterauth", ""},
+	    {"masteruser", ""},
+	    {"replica-read-only", "yes"},
+	    {"replica-serve-stale-data", "yes"},
+	    {"replica-priority", "100"},
+	    {"repl-backlog-ttl", "3600"},
+	    {"repl-ping-replica-period", "10"},
+	    {"repl-timeout", "60"},
+	    {"min-replicas-to-write", "0"},
+	    {"min-replicas-max-lag", "10"},
 	};
 	const char *const *names = tn_config_names();
 	struct tn_config c;
@@ -1057,7 +1106,7 @@ Test(config, names_are_unique_and_known)
 		for (j = 0; j < i; j++)
 			cr_expect_str_neq(names[i], names[j]);
 	}
-	cr_expect_eq(i, 44);
+	cr_expect_eq(i, 55);
 }
 
 /* Redis' keyspaceEventsStringToFlags and keyspaceEventsFlagsToString. */

@@ -1,0 +1,854 @@
+/*
+ * test_aof.c - the AOF end to end on a real supervisor: writes survive a
+ * restart, a kill -9 of everything (appendfsync always: every
+ * acknowledged write), a kill -9 of the journal, torn tails and garbage,
+ * BGREWRITEAOF under writes, CONFIG SET appendonly yes, and the files
+ * against Debian's redis-check-aof and a stock redis-server 7.0.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define AOF_ON "appendonly yes\nappendfsync always\n"
+#define MANIFEST "appendonlydir/appendonly.aof.manifest"
+
+TestSuite(aof, .timeout = 120);
+
+/* Start the supervisor again on s's directory and config. */
+static int start_again(struct tn_server *s)
+{
+	s->pid = fork();
+	if (s->pid < 0)
+		return -1;
+	if (s->pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		dup2(fd, 0);
+		dup2(fd, 1);
+		execl(tn_supervisor_path(), "titan-supervisor", "-c", s->conf,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return tn_server_wait_ready(s, 15000);
+}
+
+/* A start that must fail: its exit status (-1 if it kept running). */
+static int start_must_fail(struct tn_server *s)
+{
+	long long end = tn_now_ms() + 15000;
+	int status;
+
+	s->pid = fork();
+	cr_assert_geq(s->pid, 0);
+	if (s->pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		dup2(fd, 0);
+		dup2(fd, 1);
+		execl(tn_supervisor_path(), "titan-supervisor", "-c", s->conf,
+		      (char *)NULL);
+		_exit(127);
+	}
+	while (tn_now_ms() < end) {
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		}
+		usleep(20000);
+	}
+	return -1;
+}
+
+/* SIGTERM and a clean exit 0, keeping the directory. */
+static void stop_keep(struct tn_server *s)
+{
+	long long end = tn_now_ms() + 15000;
+	int status = 0;
+
+	kill(s->pid, SIGTERM);
+	while (tn_now_ms() < end) {
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			s->pid = 0;
+			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+				  "supervisor exit status %d", status);
+			return;
+		}
+		usleep(10000);
+	}
+	cr_assert_fail("the supervisor did not stop in 15 s");
+}
+
+/* kill -9 of the supervisor and every child, none warned. */
+static void crash_all(struct tn_server *s)
+{
+	pid_t kids[64];
+	int n, i;
+
+	kill(s->pid, SIGSTOP); /* no respawn, no PDEATHSIG drain */
+	n = tn_proc_children(s->pid, kids, 64);
+	for (i = 0; i < n && i < 64; i++)
+		kill(kids[i], SIGKILL);
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, NULL, 0);
+	for (i = 0; i < n && i < 64; i++)
+		tn_wait_exit(kids[i], 5000);
+	s->pid = 0;
+}
+
+static void path_in(const struct tn_server *s, const char *name, char *out,
+		    size_t len)
+{
+	snprintf(out, len, "%s/%s", s->dir, name);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *p;
+	long n;
+
+	cr_assert_not_null(f, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	p = malloc((size_t)n + 1);
+	cr_assert_eq(fread(p, 1, (size_t)n, f), (size_t)n);
+	p[n] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return p;
+}
+
+static void append_bytes(const char *path, const char *bytes)
+{
+	FILE *f = fopen(path, "a");
+
+	cr_assert_not_null(f);
+	fputs(bytes, f);
+	fclose(f);
+}
+
+/* Does INFO persistence show "field:value"? */
+static bool info_is(redisContext *c, const char *field, const char *value)
+{
+	redisReply *r = tn_cmd(c, "INFO persistence");
+	char key[128];
+	bool yes;
+
+	snprintf(key, sizeof(key), "\r\n%s:%s\r\n", field, value);
+	yes = strstr(r->str, key) != NULL;
+	freeReplyObject(r);
+	return yes;
+}
+
+static long long info_field(redisContext *c, const char *field)
+{
+	redisReply *r = tn_cmd(c, "INFO persistence");
+	char key[80], *p;
+	long long v = -1;
+
+	snprintf(key, sizeof(key), "\r\n%s:", field);
+	p = strstr(r->str, key);
+	if (p)
+		v = atoll(p + strlen(key));
+	freeReplyObject(r);
+	return v;
+}
+
+/* The last incremental file named by the manifest. */
+static void last_incr(const struct tn_server *s, char *out, size_t len)
+{
+	char path[512], *m, *p, *q = NULL;
+
+	path_in(s, MANIFEST, path, sizeof(path));
+	m = slurp(path, NULL);
+	for (p = strstr(m, "file "); p; p = strstr(p + 1, "file "))
+		if (strstr(p, "type i") && (!strchr(p, '\n') ||
+					    strstr(p, "type i") < strchr(p, '\n')))
+			q = p + 5;
+	cr_assert_not_null(q, "no incr file in %s", m);
+	*strchr(q, ' ') = '\0';
+	snprintf(out, len, "%s/appendonlydir/%s", s->dir, q);
+	free(m);
+}
+
+static void fill(redisContext *c)
+{
+	tn_expect_status(tn_cmd(c, "SET str hello"), "OK");
+	tn_expect_status(tn_cmd(c, "SET num 41"), "OK");
+	tn_expect_int(tn_cmd(c, "INCR num"), 42);
+	tn_expect_int(tn_cmd(c, "SADD small 1 2 3"), 3);
+	tn_expect_int(tn_cmd(c, "SADD big a b c d"), 4);
+	tn_expect_int(tn_cmd(c, "SREM big d"), 1);
+	tn_expect_status(tn_cmd(c, "SET ttl v EX 1000"), "OK");
+	tn_expect_status(tn_cmd(c, "SET gone v"), "OK");
+	tn_expect_int(tn_cmd(c, "DEL gone"), 1);
+	tn_expect_status(tn_cmd(c, "SET bin %b", "a\0\r\nb", (size_t)5), "OK");
+}
+
+static void check_filled(redisContext *c)
+{
+	redisReply *r;
+
+	tn_expect_str(tn_cmd(c, "GET str"), "hello");
+	tn_expect_str(tn_cmd(c, "GET num"), "42");
+	tn_expect_int(tn_cmd(c, "SCARD small"), 3);
+	tn_expect_int(tn_cmd(c, "SISMEMBER small 2"), 1);
+	tn_expect_int(tn_cmd(c, "SCARD big"), 3);
+	tn_expect_int(tn_cmd(c, "SISMEMBER big d"), 0);
+	tn_expect_int(tn_cmd(c, "EXISTS gone"), 0);
+	r = tn_cmd(c, "TTL ttl");
+	cr_assert(r->integer > 990 && r->integer <= 1000, "TTL %lld",
+		  r->integer);
+	freeReplyObject(r);
+	r = tn_cmd(c, "GET bin");
+	cr_assert_eq(r->len, 5);
+	cr_assert(memcmp(r->str, "a\0\r\nb", 5) == 0);
+	freeReplyObject(r);
+}
+
+Test(aof, writes_survive_a_restart)
+{
+	struct tn_server s;
+	redisContext *c;
+	char path[512], *m, *incr;
+
+	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
+	c = tn_connect(&s);
+	fill(c);
+	cr_assert_eq(info_field(c, "aof_enabled"), 1);
+	cr_assert(info_is(c, "aof_last_write_status", "ok"));
+	redisFree(c);
+	path_in(&s, MANIFEST, path, sizeof(path));
+	m = slurp(path, NULL);
+	cr_assert_str_eq(m, "file appendonly.aof.1.base.rdb seq 1 type b\n"
+			    "file appendonly.aof.1.incr.aof seq 1 type i\n");
+	free(m);
+	path_in(&s, "appendonlydir/appendonly.aof.1.incr.aof", path,
+		sizeof(path));
+	incr = slurp(path, NULL);
+	cr_assert(strncmp(incr, "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n", 23) == 0);
+	cr_assert(strstr(incr, "PXAT") != NULL, "no absolute expiry");
+	free(incr);
+	stop_keep(&s);
+	cr_assert(tn_file_contains(s.log, "Calling fsync() on the AOF file."));
+
+	cr_assert_eq(start_again(&s), 0);
+	c = tn_connect(&s);
+	check_filled(c);
+	redisFree(c);
+	cr_assert(tn_file_contains(s.log, "DB loaded from append only file:"));
+	cr_assert_eq(tn_server_stop(&s), 0);
+}
+
+/* A writer in a child process: SETs and SADDs, each acknowledged index
+ * stored in shared memory as soon as the OK arrives. */
+struct acked {
+	volatile long long sets;
+	volatile long long sadds;
+};
+
+static pid_t writer(struct tn_server *s, struct acked *a, const char *tag)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		redisContext *c;
+		long long i;
+
+		/* a failed assertion ends the test: the writer with it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		c = redisConnect("127.0.0.1", s->port);
+
+		if (!c || c->err)
+			_exit(1);
+		for (i = 1;; i++) {
+			redisReply *r = redisCommand(
+			    c, "SET %s:%lld v%lld PX 600000", tag, i, i);
+
+			if (!r || r->type != REDIS_REPLY_STATUS)
+				_exit(0);
+			freeReplyObject(r);
+			a->sets = i;
+			r = redisCommand(c, "SADD %s:set %lld", tag, i);
+			if (!r || r->type != REDIS_REPLY_INTEGER)
+				_exit(0);
+			freeReplyObject(r);
+			a->sadds = i;
+		}
+	}
+	return pid;
+}
+
+static void check_acked(redisContext *c, const char *tag, long long sets,
+			long long sadds)
+{
+	long long i;
+
+	cr_assert_gt(sets, 0, "the writer got no acknowledgement");
+	for (i = 1; i <= sets; i++) {
+		redisReply *r = tn_cmd(c, "GET %s:%lld", tag, i);
+		char want[32];
+
+		snprintf(want, sizeof(want), "v%lld", i);
+		cr_assert_eq(r->type, REDIS_REPLY_STRING,
+			     "acknowledged %s:%lld is lost (of %lld)", tag, i,
+			     sets);
+		cr_assert_str_eq(r->str, want);
+		freeReplyObject(r);
+		r = tn_cmd(c, "PTTL %s:%lld", tag, i);
+		cr_assert(r->integer > 0 && r->integer <= 600000,
+			  "%s:%lld PTTL %lld", tag, i, r->integer);
+		freeReplyObject(r);
+	}
+	{
+		redisReply *r = tn_cmd(c, "SCARD %s:set", tag);
+
+		cr_assert_geq(r->integer, sadds, "set lost members: %lld < %lld",
+			      r->integer, sadds);
+		freeReplyObject(r);
+	}
+}
+
+static struct acked *shared_acked(void)
+{
+	struct acked *a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert_neq(a, MAP_FAILED);
+	memset((void *)a, 0, sizeof(*a));
+	return a;
+}
+
+static void wait_acked(struct acked *a, long long n)
+{
+	long long end = tn_now_ms() + 20000;
+
+	while (a->sadds < n && tn_now_ms() < end)
+		usleep(2000);
+	cr_assert_geq(a->sadds, n, "the writer is stuck at %lld", a->sadds);
+}
+
+Test(aof, kill9_everything_keeps_every_acknowledged_write)
+{
+	struct tn_server s;
+	struct acked *a = shared_acked();
+	redisContext *c;
+	int round;
+
+	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
+	for (round = 0; round < 3; round++) {
+		char tag[16];
+		long long sets, sadds;
+		pid_t w;
+
+		snprintf(tag, sizeof(tag), "r%d", round);
+		memset((void *)a, 0, sizeof(*a));
+		w = writer(&s, a, tag);
+		wait_acked(a, 200 + round * 100);
+		crash_all(&s);
+		sets = a->sets;
+		sadds = a->sadds;
+		kill(w, SIGKILL);
+		waitpid(w, NULL, 0);
+		cr_assert_eq(start_again(&s), 0, "no restart after kill -9");
+		c = tn_connect(&s);
+		check_acked(c, tag, sets, sadds);
+		redisFree(c);
+	}
+	cr_assert_eq(tn_server_stop(&s), 0);
+	munmap(a, sizeof(*a));
+}
+
+Test(aof, kill9_journal_is_restarted_and_loses_nothing)
+{
+	struct tn_server s;
+	struct acked *a = shared_acked();
+	redisContext *c;
+	long long sets, sadds;
+	pid_t j, j2, w;
+
+	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
+	j = tn_child_pid(&s, "titan: journal");
+	cr_assert_gt(j, 0);
+	w = writer(&s, a, "j");
+	wait_acked(a, 100);
+	kill(j, SIGKILL);
+	j2 = tn_wait_child(&s, "titan: journal", j, 10000);
+	cr_assert_gt(j2, 0, "the journal was not restarted");
+	wait_acked(a, a->sadds + 100); /* writes flow again */
+	kill(w, SIGKILL);
+	waitpid(w, NULL, 0);
+	sets = a->sets;
+	sadds = a->sadds;
+	stop_keep(&s);
+	cr_assert_eq(start_again(&s), 0);
+	c = tn_connect(&s);
+	check_acked(c, "j", sets, sadds);
+	redisFree(c);
+	cr_assert_eq(tn_server_stop(&s), 0);
+	munmap(a, sizeof(*a));
+}
+
+Test(aof, truncated_tail_is_cut_when_allowed)
+{
+	struct tn_server s;
+	redisContext *c;
+	char incr[600], *body;
+	size_t before, after;
+
+	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
+	c = tn_connect(&s);
+	fill(c);
+	redisFree(c);
+	stop_keep(&s);
+	last_incr(&s, incr, sizeof(incr));
+	free(slurp(incr, &before));
+	append_bytes(incr, "*3\r\n$3\r\nSET\r\n$4\r\ntorn\r\n$5\r\nva");
+	cr_assert_eq(start_again(&s), 0, "refused a torn tail");
+	cr_assert(tn_file_contains(
+	    s.log, "!!! Warning: short read while loading the AOF file "
+		   "appendonly.aof.1.incr.aof!!!"));
+	cr_assert(tn_file_contains(s.log, "loaded anyway because "
+					  "aof-load-truncated is enabled"));
+	c = tn_connect(&s);
+	check_filled(c);
+	tn_expect_int(tn_cmd(c, "EXISTS torn"), 0);
+	tn_expect_status(tn_cmd(c, "SET after cut"), "OK");
+	redisFree(c);
+	stop_keep(&s);
+	/* the tail went, and what came after is whole */
+	body = slurp(incr, &after);
+	cr_assert_gt(after, before);
+	cr_assert_null(strstr(body, "torn"));
+	free(body);
+	cr_assert_eq(start_again(&s), 0);
+	c = tn_connect(&s);
+	tn_expect_str(tn_cmd(c, "GET after"), "cut");
+	redisFree(c);
+	cr_assert_eq(tn_server_stop(&s), 0);
+}
+
+Test(aof, truncated_tail_refused_when_not_allowed)
+{
+	struct tn_server s;
+	redisContext *c;
+	char incr[600];
+	FILE *f;
+
+	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
+	c = tn_connect(&s);
+	fill(c);
+	redisFree(c);
+	stop_keep(&s);
+	last_incr(&s, incr, sizeof(incr));
+	append_bytes(incr, "*2\r\n$3\r\nDEL\r\n$3\r\nst");
+	f = fopen(s.conf, "a");
+	fputs("aof-load-truncated no\n", f);
+	fclose(f);
+	cr_assert_gt(start_must_fail(&s), 0, "started on a torn AOF");
+	cr_assert(tn_file_contains(s.log, "Unexpected end of file reading the "
+					  "append only file "
+					  "appendonly.aof.1.incr.aof"));
+	/* the file was left alone */
+	{
+		size_t len;
+		char *body = slurp(incr, &len);
+
+		cr_assert(len > 6 && !memcmp(body + len - 6, "$3\r\nst", 6));
+		free(body);
+	}
+	tn_server_stop(&s);
+}
+
+Test(aof, garbage_in_the_middle_refuses_to_start)
+{
+	struct tn_server s;
+	redisContext *c;
+	char incr[600], msg[300], *body;
+	size_t len;
+	FILE *f;
+
+	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
+	c = tn_connect(&s);
+	fill(c);
+	redisFree(c);
+	stop_keep(&s);
+	last_incr(&s, incr, sizeof(incr));
+	body = slurp(incr, &len);
+	cr_assert_gt(len, 100);
+	/* a command boundary: the second command starts at 23 */
+	memcpy(body + 23, "#garbage", 8);
+	f = fopen(incr, "w");
+	fwrite(body, 1, len, f);
+	fclose(f);
+	free(body);
+	cr_assert_gt(start_must_fail(&s), 0, "started on a corrupt AOF");
+	snprintf(msg, sizeof(msg),
+		 "Bad file format reading the append only file "
+		 "appendonly.aof.1.incr.aof: expected '*' (a multibulk "
+		 "command) at offset 23");
+	cr_assert(tn_file_contains(s.log, msg), "log lacks: %s", msg);
+	cr_assert(tn_file_contains(s.log, "titan-check"));
+	tn_server_stop(&s);
+}
+
+Test(aof, bgrewriteaof_while_writing_loses_nothing)
+{
+	struct tn_server s;
+	struct acked *a = shared_acked();
+	redisContext *c;
+	long long sets, sadds, end;
+	char path[512], *m;
+	redisReply *r;
+	pid_t w;
+	int i;
+
+	cr_assert_eq(tn_server_start(&s, "appendonly yes\n"
+					 "appendfsync everysec\n"),
+		     0);
+	c = tn_connect(&s);
+	for (i = 0; i < 2000; i++)
+		freeReplyObject(tn_cmd(c, "SET pre:%d %d", i, i));
+	w = writer(&s, a, "rw");
+	wait_acked(a, 50);
+	tn_expect_status(tn_cmd(c, "BGREWRITEAOF"),
+			 "Background append only file rewriting started");
+	r = tn_cmd(c, "BGREWRITEAOF");
+	/* the first one may be over already on a fast machine */
+	cr_assert(r->type == REDIS_REPLY_STATUS ||
+		      (r->type == REDIS_REPLY_ERROR &&
+		       !strcmp(r->str, "ERR Background append only file "
+				       "rewriting already in progress")),
+		  "%s", r->str);
+	freeReplyObject(r);
+	end = tn_now_ms() + 20000;
+	while (info_field(c, "aof_rewrites") < 1 && tn_now_ms() < end)
+		usleep(10000);
+	while (info_field(c, "aof_rewrite_in_progress") != 0 &&
+	       tn_now_ms() < end)
+		usleep(10000);
+	cr_assert_geq(info_field(c, "aof_rewrites"), 1);
+	cr_assert(info_is(c, "aof_last_bgrewrite_status", "ok"));
+	wait_acked(a, a->sadds + 50);
+	kill(w, SIGKILL);
+	waitpid(w, NULL, 0);
+	sets = a->sets;
+	sadds = a->sadds;
+	redisFree(c);
+	path_in(&s, MANIFEST, path, sizeof(path));
+	m = slurp(path, NULL);
+	cr_assert_null(strstr(m, "appendonly.aof.1."), "old files kept: %s", m);
+	cr_assert_null(strstr(m, "type h"), "%s", m);
+	free(m);
+	path_in(&s, "appendonlydir/appendonly.aof.1.incr.aof", path,
+		sizeof(path));
+	cr_assert_neq(access(path, F_OK), 0, "the old incr file stayed");
+	stop_keep(&s);
+	cr_assert_eq(start_again(&s), 0);
+	c = tn_connect(&s);
+	check_acked(c, "rw", sets, sadds);
+	tn_expect_str(tn_cmd(c, "GET pre:1999"), "1999");
+	{
+		/* the writer's last SET may have run without its OK read */
+		redisReply *n = tn_cmd(c, "DBSIZE");
+
+		cr_assert(n->integer == 2000 + sets + 1 ||
+			      n->integer == 2000 + sets + 2,
+			  "DBSIZE %lld, %lld acknowledged", n->integer, sets);
+		freeReplyObject(n);
+	}
+	redisFree(c);
+	cr_assert_eq(tn_server_stop(&s), 0);
+	munmap(a, sizeof(*a));
+}
+
+Test(aof, config_set_appendonly_yes_starts_the_aof)
+{
+	struct tn_server s;
+	redisContext *c;
+	char path[512];
+	long long end;
+	FILE *f;
+
+	cr_assert_eq(tn_server_start(&s, NULL), 0);
+	c = tn_connect(&s);
+	tn_expect_status(tn_cmd(c, "SET before on"), "OK");
+	tn_expect_int(tn_cmd(c, "SADD s m1 m2"), 2);
+	cr_assert_eq(info_field(c, "aof_enabled"), 0);
+	tn_expect_status(tn_cmd(c, "CONFIG SET appendonly yes"), "OK");
+	path_in(&s, MANIFEST, path, sizeof(path));
+	end = tn_now_ms() + 10000;
+	while ((access(path, F_OK) != 0 || info_field(c, "aof_rewrites") < 1) &&
+	       tn_now_ms() < end)
+		usleep(10000);
+	cr_assert_eq(access(path, F_OK), 0, "no manifest after CONFIG SET");
+	tn_expect_status(tn_cmd(c, "SET after on"), "OK");
+	redisFree(c);
+	stop_keep(&s);
+	f = fopen(s.conf, "a");
+	fputs("appendonly yes\n", f);
+	fclose(f);
+	cr_assert_eq(start_again(&s), 0);
+	c = tn_connect(&s);
+	tn_expect_str(tn_cmd(c, "GET before"), "on");
+	tn_expect_str(tn_cmd(c, "GET after"), "on");
+	tn_expect_int(tn_cmd(c, "SCARD s"), 2);
+	redisFree(c);
+	cr_assert_eq(tn_server_stop(&s), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Interop with Debian's redis-tools and redis-server 7.0              */
+/* ------------------------------------------------------------------ */
+
+static bool have(const char *prog)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+	return system(cmd) == 0;
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A stock redis-server on `dir` (appendonly yes); its pid, or -1. */
+static pid_t redis_start(const char *dir, int port)
+{
+	pid_t pid = fork();
+	char p[16];
+	long long end = tn_now_ms() + 10000;
+
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		snprintf(p, sizeof(p), "%d", port);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("redis-server", "redis-server", "--port", p, "--bind",
+		       "127.0.0.1", "--dir", dir, "--appendonly", "yes",
+		       "--save", "", (char *)NULL);
+		_exit(127);
+	}
+	while (tn_now_ms() < end) {
+		redisContext *c = redisConnect("127.0.0.1", port);
+		redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
+		bool ok = r && r->type == REDIS_REPLY_STATUS;
+
+		if (r)
+			freeReplyObject(r);
+		if (c)
+			redisFree(c);
+		if (ok)
+			return pid;
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+static void redis_stop(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+Test(aof, redis_check_aof_accepts_titans_directory)
+{
+	struct tn_server s;
+	redisContext *c;
+
+	if (!have("redis-check-aof"))
+		cr_skip_test("redis-check-aof is not installed");
+	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
+	c = tn_connect(&s);
+	fill(c);
+	tn_expect_status(tn_cmd(c, "BGREWRITEAOF"),
+			 "Background append only file rewriting started");
+	{
+		long long end = tn_now_ms() + 10000;
+
+		while (info_field(c, "aof_rewrites") < 1 && tn_now_ms() < end)
+			usleep(10000);
+	}
+	tn_expect_int(tn_cmd(c, "SADD after x"), 1);
+	redisFree(c);
+	stop_keep(&s);
+	cr_assert_eq(sh("redis-check-aof %s/" MANIFEST " >%s/check.out 2>&1",
+			s.dir, s.dir),
+		     0, "redis-check-aof refused Titan's AOF");
+	{
+		char out[512];
+
+		snprintf(out, sizeof(out), "%s/check.out", s.dir);
+		cr_assert(tn_file_contains(out, "All AOF files and manifest "
+						"are valid"));
+	}
+	cr_assert_eq(start_again(&s), 0);
+	cr_assert_eq(tn_server_stop(&s), 0);
+}
+
+Test(aof, stock_redis_loads_titans_directory)
+{
+	struct tn_server s;
+	redisContext *c;
+	char copy[512];
+	int port = tn_free_port();
+	pid_t rp;
+
+	if (!have("redis-server"))
+		cr_skip_test("redis-server is not installed");
+	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
+	c = tn_connect(&s);
+	fill(c);
+	redisFree(c);
+	stop_keep(&s);
+	snprintf(copy, sizeof(copy), "%s/redis", s.dir);
+	cr_assert_eq(sh("mkdir %s && cp -r %s/appendonlydir %s/", copy, s.dir,
+			copy),
+		     0);
+	rp = redis_start(copy, port);
+	cr_assert_gt(rp, 0, "redis-server did not start on Titan's AOF");
+	c = redisConnect("127.0.0.1", port);
+	cr_assert(c && !c->err);
+	check_filled(c);
+	tn_expect_int(tn_cmd(c, "DBSIZE"), 6);
+	redisFree(c);
+	redis_stop(rp);
+	tn_server_stop(&s);
+}
+
+Test(aof, titan_loads_a_stock_redis_directory)
+{
+	struct tn_server s;
+	redisContext *c;
+	int port = tn_free_port();
+	pid_t rp;
+	FILE *f;
+
+	if (!have("redis-server"))
+		cr_skip_test("redis-server is not installed");
+	/* a directory for Titan, written first by redis-server */
+	cr_assert_eq(tn_server_start(&s, NULL), 0);
+	stop_keep(&s);
+	rp = redis_start(s.dir, port);
+	cr_assert_gt(rp, 0);
+	c = redisConnect("127.0.0.1", port);
+	cr_assert(c && !c->err);
+	fill(c);
+	/* a large set (hashtable encoding) and a rewrite: RDB base + incr */
+	{
+		int i;
+
+		for (i = 0; i < 300; i++)
+			freeReplyObject(tn_cmd(c, "SADD wide m%d", i));
+	}
+	tn_expect_status(tn_cmd(c, "BGREWRITEAOF"),
+			 "Background append only file rewriting started");
+	{
+		long long end = tn_now_ms() + 10000;
+
+		while (info_field(c, "aof_rewrites") < 1 && tn_now_ms() < end)
+			usleep(10000);
+	}
+	tn_expect_int(tn_cmd(c, "SADD wide extra"), 1);
+	tn_expect_int(tn_cmd(c, "PEXPIRE str 900000"), 1);
+	redisFree(c);
+	redis_stop(rp);
+	f = fopen(s.conf, "a");
+	fputs("appendonly yes\n", f);
+	fclose(f);
+	cr_assert_eq(start_again(&s), 0, "Titan refused redis-server's AOF");
+	c = tn_connect(&s);
+	check_filled(c);
+	tn_expect_int(tn_cmd(c, "SCARD wide"), 301);
+	{
+		redisReply *r = tn_cmd(c, "PTTL str");
+
+		cr_assert(r->integer > 800000, "PTTL %lld", r->integer);
+		freeReplyObject(r);
+	}
+	redisFree(c);
+	cr_assert_eq(tn_server_stop(&s), 0);
+}
+
+/* INFO persistence: Redis 7.0.15's field names, in its order (taken
+ * from a stock redis-server with appendonly yes). */
+Test(aof, info_persistence_has_redis_fields_in_order)
+{
+	static const char *const want[] = {
+	    "loading", "async_loading", "current_cow_peak",
+	    "current_cow_size", "current_cow_size_age", "current_fork_perc",
+	    "current_save_keys_processed", "current_save_keys_total",
+	    "rdb_changes_since_last_save", "rdb_bgsave_in_progress",
+	    "rdb_last_save_time", "rdb_last_bgsave_status",
+	    "rdb_last_bgsave_time_sec", "rdb_current_bgsave_time_sec",
+	    "rdb_saves", "rdb_last_cow_size", "rdb_last_load_keys_expired",
+	    "rdb_last_load_keys_loaded", "aof_enabled",
+	    "aof_rewrite_in_progress", "aof_rewrite_scheduled",
+	    "aof_last_rewrite_time_sec", "aof_current_rewrite_time_sec",
+	    "aof_last_bgrewrite_status", "aof_rewrites",
+	    "aof_rewrites_consecutive_failures", "aof_last_write_status",
+	    "aof_last_cow_size", "module_fork_in_progress",
+	    "module_fork_last_cow_size", "aof_current_size", "aof_base_size",
+	    "aof_pending_rewrite", "aof_buffer_length",
+	    "aof_pending_bio_fsync", "aof_delayed_fsync", NULL,
+	};
+	struct tn_server s;
+	redisContext *c;
+	redisReply *r;
+	char *p;
+	int i;
+
+	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
+	c = tn_connect(&s);
+	tn_expect_status(tn_cmd(c, "SET k v"), "OK");
+	r = tn_cmd(c, "INFO persistence");
+	cr_assert_eq(r->type, REDIS_REPLY_STRING);
+	p = strstr(r->str, "# Persistence\r\n");
+	cr_assert_not_null(p);
+	p += strlen("# Persistence\r\n");
+	for (i = 0; want[i]; i++) {
+		size_t n = strlen(want[i]);
+
+		cr_assert(strncmp(p, want[i], n) == 0 && p[n] == ':',
+			  "field %d: want %s, got %.40s", i, want[i], p);
+		p = strstr(p, "\r\n");
+		cr_assert_not_null(p);
+		p += 2;
+	}
+	cr_assert(*p == '\0' || *p == '\r', "extra fields: %.60s", p);
+	freeReplyObject(r);
+	cr_assert(info_is(c, "rdb_changes_since_last_save", "1"));
+	cr_assert(info_is(c, "aof_rewrites", "0"));
+	cr_assert(info_is(c, "aof_last_rewrite_time_sec", "-1"));
+	redisFree(c);
+	cr_assert_eq(tn_server_stop(&s), 0);
+}
