@@ -8,12 +8,14 @@
 #   bench/dag-bench.sh [BUILD_DIR]        (default build; `make all` first)
 #   N=2000 SHAPES=chains DASK=0 bench/dag-bench.sh build
 #
-# Titan's times come from the scheduler's job records (JOB_INFO started_ms,
-# finished_ms; milliseconds), so its latencies are whole milliseconds.
-# "dep->start": a child's start minus its last parent's end; with 2 busy
-# slots that includes waiting for a slot.  "dep+slot->start": minus the
-# later of that and the end of the job before it on the same worker: the
-# scheduler's own delay.
+# Titan's times come from the scheduler's job records (JOB_INFO ready_us,
+# started_us, finished_us: epoch microseconds taken as the scheduler
+# handles each event), so its latencies are in microseconds; Dask's are
+# converted from its milliseconds.  "dep->start": a child's start minus
+# the moment its dependency was met (ready_us: its last parent's end);
+# with 2 busy slots that includes waiting for a slot.  "dep+slot->start":
+# minus the later of that and the end of the job before it on the same
+# worker: the scheduler's own delay.
 set -e
 build=${1:-build}
 case $build in /*) ;; *) build="$PWD/$build" ;; esac
@@ -163,27 +165,30 @@ for shape in shapes:
         jid = "DAG-%s-%d" % (pre, i)
         recs[i] = json.loads(link.call(0x75, jid.encode())[1])
     bad = [r["id"] for r in recs.values() if r["state"] != "COMPLETED"]
-    last = max(r["finished_ms"] for r in recs.values())
+    last = max(r["finished_us"] for r in recs.values())
     # when each job's worker slot came free: the end of the job before
     # it on the same worker
     free_at, by_worker = {}, {}
     for i, r in recs.items():
         by_worker.setdefault(r["worker"], []).append(i)
     for js in by_worker.values():
-        js.sort(key=lambda i: (recs[i]["started_ms"], recs[i]["finished_ms"]))
+        js.sort(key=lambda i: (recs[i]["started_us"], recs[i]["finished_us"]))
         for a, b in zip(js, js[1:]):
-            free_at[b] = recs[a]["finished_ms"]
+            free_at[b] = recs[a]["finished_us"]
     lat, sched = [], []
     for i in range(n):
         if par[i]:
-            ready = max(recs[p]["finished_ms"] for p in par[i])
-            lat.append(recs[i]["started_ms"] - ready)
-            sched.append(recs[i]["started_ms"] - max(ready, free_at.get(i, 0)))
+            ready = recs[i]["ready_us"]
+            if ready != max(recs[p]["finished_us"] for p in par[i]):
+                raise SystemExit("dag-bench: %s: ready_us is not its last "
+                                 "parent's finished_us" % recs[i]["id"])
+            lat.append(recs[i]["started_us"] - ready)
+            sched.append(recs[i]["started_us"] - max(ready, free_at.get(i, 0)))
     print(json.dumps({
         "shape": shape, "n": n, "failed": len(bad),
-        "tasks_per_s": round(n / (last / 1000.0 - t0), 1),
-        "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
-        "s50_ms": pct(sched, 50), "s99_ms": pct(sched, 99),
+        "tasks_per_s": round(n / (last / 1e6 - t0), 1),
+        "p50_us": pct(lat, 50), "p99_us": pct(lat, 99),
+        "s50_us": pct(sched, 50), "s99_us": pct(sched, 99),
     }), flush=True)
 EOF
 
@@ -204,13 +209,20 @@ dask = {j["shape"]: j for j in map(json.loads, open(sys.argv[3]))}
 
 
 def f(v, unit=""):
-    return "-" if v is None else ("%g%s" % (v, unit))
+    if v is None:
+        return "-"
+    return ("%d" % v if float(v).is_integer() else "%g" % v) + unit
+
+
+def us(ms):
+    """Dask reports milliseconds; the table is in microseconds."""
+    return None if ms is None else round(ms * 1000)
 
 
 print("| shape | raw spawn/s | titan tasks/s | titan/raw | dask tasks/s "
-      "| titan/dask | titan dep->start p50/p99 ms | titan dep+slot->start "
-      "p50/p99 ms | dask dep->start p50/p99 ms | dask dep+slot->start "
-      "p50/p99 ms |")
+      "| titan/dask | titan dep->start p50/p99 µs | titan dep+slot->start "
+      "p50/p99 µs | dask dep->start p50/p99 µs | dask dep+slot->start "
+      "p50/p99 µs |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for shape, t in titan.items():
     d = dask.get(shape, {})
@@ -219,9 +231,9 @@ for shape, t in titan.items():
           "| %s / %s | %s / %s |" % (
               shape, raw, t["tasks_per_s"], 100 * t["tasks_per_s"] / raw,
               f(dt), "-" if not dt else "%.1fx" % (t["tasks_per_s"] / dt),
-              f(t["p50_ms"]), f(t["p99_ms"]), f(t["s50_ms"]), f(t["s99_ms"]),
-              f(d.get("p50_ms")), f(d.get("p99_ms")),
-              f(d.get("s50_ms")), f(d.get("s99_ms"))))
+              f(t["p50_us"]), f(t["p99_us"]), f(t["s50_us"]), f(t["s99_us"]),
+              f(us(d.get("p50_ms"))), f(us(d.get("p99_ms"))),
+              f(us(d.get("s50_ms"))), f(us(d.get("s99_ms")))))
     if t["failed"]:
         print("|   %s: %d jobs did not complete |" % (shape, t["failed"]))
 EOF

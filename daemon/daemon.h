@@ -206,6 +206,12 @@ struct tn_runtime {
 	int *shard_wake; /* eventfd, per shard */
 	int pid_supervisor;
 	int shard; /* this process' shard index, -1 elsewhere */
+	/* replication (journal/repl_master.c): a shard hands a replica's
+	 * socket to the journal down repl_shard_sock[i]; the journal reads
+	 * repl_journal_sock[i]; repl_wake (eventfd) wakes its thread */
+	int *repl_shard_sock;
+	int *repl_journal_sock;
+	int repl_wake;
 };
 extern struct tn_runtime tn_rt;
 
@@ -220,6 +226,8 @@ void tn_acceptor_main(void);
 void tn_shard_main(int index);
 void tn_journal_main(void); /* journal/journal.c */
 void tn_sched_main(void);   /* workers/scheduler.c */
+/* The replica: follows tn_conf->replicaof_host (journal/repl_replica.c). */
+void tn_replica_main(void);
 /*
  * Supervisor, after creating the segment (at start and after a store
  * restart), before any child runs: load the AOF directory (or the RDB

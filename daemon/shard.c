@@ -603,7 +603,10 @@ void tn_shard_main(int index)
 	epoll_ctl(ep, EPOLL_CTL_ADD, timer_fd, &ev);
 	me->alive = 1;
 
+	/* one journal wake per round of the loop, not one per command */
+	tn_elog_defer_wakes(true);
 	while (!shard_stop) {
+		tn_elog_flush_wakes();
 		flush_held();
 		n = epoll_wait(ep, evs, TN_ARRAY_SIZE(evs),
 			       held_head ? TN_HOLD_RECHECK_MS : -1);
@@ -656,6 +659,7 @@ void tn_shard_main(int index)
 			tn_log_reopen();
 		}
 	}
+	tn_elog_defer_wakes(false);
 	me->alive = 0;
 	shutdown_clients();
 	close(timer_fd);

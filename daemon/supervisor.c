@@ -101,6 +101,12 @@ static int sched_slot(void)
 	return 2 + tn_rt.nshards;
 }
 
+/* Empty while this server is a master (REPLICAOF NO ONE). */
+static int replica_slot(void)
+{
+	return 3 + tn_rt.nshards;
+}
+
 /* What a slot runs, for log messages. */
 static const char *role_of(int slot)
 {
@@ -110,6 +116,8 @@ static const char *role_of(int slot)
 		return "journal";
 	if (slot == sched_slot())
 		return "scheduler";
+	if (slot == replica_slot())
+		return "replica";
 	return "shard";
 }
 
@@ -155,6 +163,8 @@ static int spawn(int slot)
 			tn_journal_main();
 		else if (slot == sched_slot())
 			tn_sched_main();
+		else if (slot == replica_slot())
+			tn_replica_main();
 		else
 			tn_shard_main(slot - 1);
 		_exit(0);
@@ -204,6 +214,26 @@ static int make_segment(const struct tn_config *c)
 	return 0;
 }
 
+/* Replicas' sockets go from the shard that got PSYNC to the journal. */
+static int make_repl_channels(void)
+{
+	int i, sv[2], n = tn_rt.nshards;
+
+	tn_rt.repl_shard_sock = calloc(n, sizeof(int));
+	tn_rt.repl_journal_sock = calloc(n, sizeof(int));
+	if (!tn_rt.repl_shard_sock || !tn_rt.repl_journal_sock)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) <
+		    0)
+			return -1;
+		tn_rt.repl_shard_sock[i] = sv[0];
+		tn_rt.repl_journal_sock[i] = sv[1];
+	}
+	tn_rt.repl_wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return tn_rt.repl_wake < 0 ? -1 : 0;
+}
+
 static int make_channels(void)
 {
 	int i, sv[2], n = tn_rt.nshards;
@@ -223,7 +253,7 @@ static int make_channels(void)
 		if (tn_rt.shard_wake[i] < 0)
 			return -1;
 	}
-	return 0;
+	return make_repl_channels();
 }
 
 static void free_channels(void)
@@ -238,6 +268,13 @@ static void free_channels(void)
 	free(tn_rt.acc_sock);
 	free(tn_rt.shard_sock);
 	free(tn_rt.shard_wake);
+	for (i = 0; tn_rt.repl_shard_sock && i < tn_rt.nshards; i++) {
+		close(tn_rt.repl_shard_sock[i]);
+		close(tn_rt.repl_journal_sock[i]);
+	}
+	free(tn_rt.repl_shard_sock);
+	free(tn_rt.repl_journal_sock);
+	close(tn_rt.repl_wake);
 }
 
 static int daemonize(void)
@@ -501,6 +538,43 @@ static int64_t respawn_due(void)
 	return next;
 }
 
+/*
+ * REPLICAOF changed the master (a shard wrote tn_conf, then signalled):
+ * stop the replica process following the old one, if any, and start one
+ * for the new master, if any.
+ */
+static void replica_follow(void)
+{
+	struct child *ch = &children[replica_slot()];
+	int64_t deadline = tn_mstime() + 10000;
+	bool follow;
+	int status;
+
+	tn_lock(&tn_seg->config_lock);
+	follow = tn_conf->replicaof_host[0] != '\0';
+	tn_unlock(&tn_seg->config_lock);
+	if (ch->pid > 0) {
+		kill(ch->pid, SIGTERM);
+		while (waitpid(ch->pid, &status, WNOHANG) == 0) {
+			if (tn_mstime() > deadline) {
+				tn_warn("the replica (pid %d) did not stop in "
+					"time; killing it", (int)ch->pid);
+				kill(ch->pid, SIGKILL);
+				waitpid(ch->pid, &status, 0);
+				break;
+			}
+			usleep(10000);
+		}
+		ch->pid = 0;
+		tn_proc(replica_slot())->alive = 0;
+	}
+	ch->norespawn = !follow;
+	ch->respawn_at_ms = 0;
+	ch->quick_deaths = 0;
+	if (follow)
+		spawn(replica_slot());
+}
+
 static int watch(int sfd)
 {
 	struct signalfd_siginfo si;
@@ -532,6 +606,9 @@ static int watch(int sfd)
 			break;
 		case SIGUSR1:
 			/* a child saw EOWNERDEAD; the poisoned flag is set */
+			break;
+		case SIGUSR2:
+			replica_follow();
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -582,6 +659,7 @@ int tn_supervisor_run(struct tn_config *conf, int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2); /* REPLICAOF changed replicaof-host */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
@@ -601,12 +679,14 @@ int tn_supervisor_run(struct tn_config *conf, int argc, char **argv)
 
 	if (tn_persist_load() < 0)
 		goto out_segment;
-	nchildren = 3 + tn_rt.nshards;
+	nchildren = 4 + tn_rt.nshards;
 	children = calloc(nchildren, sizeof(*children));
 	if (!children)
 		goto out_segment;
 	/* no scheduler without its port */
 	children[sched_slot()].norespawn = tn_rt.ntitan == 0 && tn_rt.nhttp == 0;
+	/* no replica process without a master to follow */
+	children[replica_slot()].norespawn = !conf->replicaof_host[0];
 	tn_notice("Titan %s starting: %d shards, %u stripes, port %d, pid %d",
 		  TN_VERSION, tn_rt.nshards, tn_seg->nstripes, conf->port,
 		  (int)getpid());

@@ -20,6 +20,7 @@
 
 #include "daemon/daemon.h"
 #include "journal/journal.h"
+#include "journal/repl.h"
 #include "shm/shm.h"
 #include "util/util.h"
 
@@ -169,7 +170,9 @@ static int write_batch(struct iovec *iov, int n, size_t total, bool sync)
 		int sync_rc = 0;
 		ssize_t w;
 
-		if (J.uring) {
+		/* a buffered write alone costs less as a plain syscall: the
+		 * ring hands appends to a kernel worker thread */
+		if (J.uring && sync) {
 			w = uring_writev(iov, n, off, sync, &sync_rc);
 		} else {
 			w = pwritev(J.fd, iov, n, off);
@@ -286,6 +289,7 @@ static bool drain_once(void)
 		return false;
 	}
 	if (J.fd < 0) {
+		tn_repl_feed(iov, n);
 		publish(end);
 		return true;
 	}
@@ -310,6 +314,7 @@ static bool drain_once(void)
 	} else {
 		J.unsynced = true;
 	}
+	tn_repl_feed(iov, n);
 	publish(end);
 	return true;
 }
@@ -658,6 +663,8 @@ static void journal_exit(void)
 
 void tn_journal_main(void)
 {
+	int rc;
+
 	tn_child_init("journal", 'J');
 	J.l = tn_elog();
 	signals_setup();
@@ -666,6 +673,11 @@ void tn_journal_main(void)
 		_exit(TN_EXIT_NORESPAWN);
 	}
 	uring_setup();
+	rc = tn_repl_master_start();
+	if (rc < 0)
+		tn_warn("journal: cannot start the replication thread: %s; "
+			"replicas cannot sync",
+			strerror(-rc));
 	clean_temp_files();
 	if (tn_conf->appendonly && !atomic_load(&tn_seg->aof_on)) {
 		/* CONFIG SET appendonly yes came first: no AOF yet */

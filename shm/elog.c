@@ -95,6 +95,53 @@ static bool shutting_down(void)
 }
 
 /*
+ * A shard defers its wakes to the end of its event-loop round: the
+ * journal then gets one batch per round instead of one per record, and
+ * the shard one futex call per round instead of one per command.
+ */
+static struct {
+	bool on;
+	struct elog_shm *pending; /* a record was committed, no wake yet */
+} defer;
+
+static void wake_now(struct elog_shm *l)
+{
+	/* seq_cst after the commit: either the journal's re-check after
+	 * setting journal_sleeping sees our record, or we see the flag */
+	if (atomic_load(&l->journal_sleeping) &&
+	    atomic_exchange(&l->journal_sleeping, 0)) {
+		atomic_fetch_add(&l->journal_futex, 1);
+		futex_wake_all(&l->journal_futex);
+	}
+}
+
+static void wake_journal(struct elog_shm *l)
+{
+	if (defer.on && (!defer.pending || defer.pending == l)) {
+		defer.pending = l;
+		return;
+	}
+	wake_now(l);
+}
+
+void tn_elog_defer_wakes(bool on)
+{
+	defer.on = on;
+	if (!on)
+		tn_elog_flush_wakes();
+}
+
+void tn_elog_flush_wakes(void)
+{
+	struct elog_shm *l = defer.pending;
+
+	if (l) {
+		defer.pending = NULL;
+		wake_now(l);
+	}
+}
+
+/*
  * Wait (holding `lock`) until `need` ring bytes are free after `at`.
  * False when the store shuts down first.
  */
@@ -108,6 +155,10 @@ static bool wait_room(struct elog_shm *l, uint64_t at, uint64_t need)
 			return true;
 		if (shutting_down())
 			return false;
+		/* the journal frees the room: it must not sleep on our
+		 * deferred records meanwhile */
+		tn_elog_flush_wakes();
+		wake_now(l);
 		v = atomic_load(&l->space_futex);
 		atomic_fetch_add(&l->space_waiters, 1);
 		/* seq_cst against the journal's store of `consumed` then
@@ -115,17 +166,6 @@ static bool wait_room(struct elog_shm *l, uint64_t at, uint64_t need)
 		if (at + need - atomic_load(&l->consumed) > l->size)
 			futex_wait_ms(&l->space_futex, v, ELOG_SPACE_WAIT_MS);
 		atomic_fetch_sub(&l->space_waiters, 1);
-	}
-}
-
-static void wake_journal(struct elog_shm *l)
-{
-	/* seq_cst after the commit: either the journal's re-check after
-	 * setting journal_sleeping sees our record, or we see the flag */
-	if (atomic_load(&l->journal_sleeping) &&
-	    atomic_exchange(&l->journal_sleeping, 0)) {
-		atomic_fetch_add(&l->journal_futex, 1);
-		futex_wake_all(&l->journal_futex);
 	}
 }
 
@@ -215,7 +255,8 @@ uint64_t tn_elog_append_to(struct elog_shm *l, const void *p, size_t len)
 		if (at == UINT64_MAX)
 			break;
 		commit(l, at, src, n);
-		wake_journal(l);
+		/* the journal frees room for the next chunk: at once */
+		wake_now(l);
 		src += n;
 		len -= n;
 		end = at + rec_bytes(n);
@@ -304,4 +345,12 @@ void tn_elog_wake(struct elog_shm *l)
 {
 	atomic_fetch_add(&l->journal_futex, 1);
 	futex_wake_all(&l->journal_futex);
+}
+
+bool tn_elog_record_more(const void *body)
+{
+	const struct elog_hdr *h =
+		(const struct elog_hdr *)((const char *)body - ELOG_HDR);
+
+	return (h->flags & ELOG_MORE) != 0;
 }

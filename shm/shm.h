@@ -426,6 +426,14 @@ void tn_elog_wait(struct elog_shm *l, int timeout_ms);
 void tn_elog_wait_at(struct elog_shm *l, uint64_t cursor, int timeout_ms);
 /* Wake the journal now (a request flag was set, shutdown). */
 void tn_elog_wake(struct elog_shm *l);
+/* This process (a shard) batches its journal wakes: appends only note
+ * that one is due, tn_elog_flush_wakes() makes it (before sleeping). */
+void tn_elog_defer_wakes(bool on);
+void tn_elog_flush_wakes(void);
+/* Does the record whose body tn_elog_read() returned go on in the next
+ * one (a chunk of a large record)?  Replication cuts the stream only
+ * between whole commands. */
+bool tn_elog_record_more(const void *body);
 
 /* ------------------------------------------------------------------ */
 /* Pub/sub tables (commands in store/pubsub.c)                         */
@@ -490,6 +498,16 @@ struct metric_shm {
 	uint64_t samples[TN_METRIC_SAMPLES];
 };
 
+/* A replica link of this master, as INFO and ROLE show it. */
+#define TN_REPL_SLOTS 32
+struct repl_replica_shm {
+	_Atomic uint32_t state; /* 0 free, then TN_REPL_WAIT_BGSAVE... */
+	uint32_t port; /* REPLCONF listening-port */
+	_Atomic uint64_t ack_off; /* REPLCONF ACK */
+	_Atomic int64_t ack_ms; /* when it last acked (or connected) */
+	char ip[48];
+};
+
 /* The header that starts the segment: magic, layout, table of contents. */
 struct seg_shm {
 	uint64_t magic;
@@ -547,6 +565,32 @@ struct seg_shm {
 	_Atomic uint64_t aof_good_size; /* its bytes up to the last batch */
 	_Atomic uint64_t aof_good_pos; /* log position that batch ended at */
 	_Atomic uint64_t aof_delayed_fsync;
+	/* the replica side (journal/repl_replica.c writes, INFO reads) */
+	char repl_master_replid[41]; /* the master's; "" before a sync */
+	char repl_master_replid2[41]; /* kept by REPLICAOF NO ONE */
+	_Atomic int64_t repl_master_offset; /* master bytes applied */
+	_Atomic int64_t repl_read_offset; /* master bytes read */
+	_Atomic int64_t repl_second_offset; /* replid2 valid to; 0: none */
+	_Atomic int64_t repl_last_io_ms; /* last byte from the master */
+	_Atomic int64_t repl_sync_offset; /* where the last full sync began */
+	_Atomic int32_t repl_link_up;
+	_Atomic int32_t repl_sync_in_progress;
+	/* the master side (journal/repl_master.c writes, shards read) */
+	char master_replid[41]; /* new at every start; "" until then */
+	char master_replid2[41];
+	_Atomic int64_t second_repl_offset; /* -1: no replid2 */
+	_Atomic uint64_t master_repl_offset; /* replication stream bytes */
+	_Atomic uint64_t repl_backlog_histlen;
+	_Atomic int32_t repl_backlog_active; /* effects flow for replicas */
+	_Atomic int32_t repl_nreplicas; /* connected replica links */
+	_Atomic uint32_t repl_req_kill; /* CLIENT KILL TYPE replica */
+	_Atomic uint32_t repl_req_getack; /* WAIT: REPLCONF GETACK * */
+	struct repl_replica_shm repl_replicas[TN_REPL_SLOTS];
+	/* REPLICAOF bumps repl_gen, then waits while the replica process
+	 * is applying: it checks repl_gen after raising repl_applying, so
+	 * nothing of the old master lands after the reply */
+	_Atomic uint32_t repl_gen;
+	_Atomic int32_t repl_applying;
 };
 
 extern struct seg_shm *tn_seg;

@@ -19,6 +19,19 @@ extern const struct tn_cmd tn_cmds_multi[];
 extern const struct tn_cmd tn_cmds_pubsub[];
 extern const struct tn_cmd tn_cmds_aof[];  /* t_aof.c: BGREWRITEAOF */
 extern const struct tn_cmd tn_cmds_save[]; /* t_save.c: SAVE, BGSAVE, LASTSAVE */
+extern const struct tn_cmd tn_cmds_replicaof[]; /* REPLICAOF, SLAVEOF */
+extern const struct tn_cmd tn_cmds_repl[]; /* t_repl.c: REPLCONF PSYNC ROLE WAIT */
+
+/* Replication, master side (t_repl.c).  INFO's replication section
+ * (the replica's through tn_replica_info); its master part; 0 or
+ * -ENOMEM. */
+int tn_info_replication(struct tn_buf *b);
+int tn_info_replication_master(struct tn_buf *b);
+/* min-replicas-to-write / min-replicas-max-lag allow writes now? */
+bool tn_repl_min_replicas_ok(void);
+/* CLIENT KILL TYPE replica: ask the journal to drop every replica
+ * link; returns how many there are. */
+long long tn_repl_kill_replicas(void);
 
 /* Connection state shared by t_server.c (HELLO, RESET) and t_client.c. */
 /* Set the client's name ("" removes it); on a name Redis refuses, reply

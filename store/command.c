@@ -32,6 +32,8 @@ static const struct tn_cmd *const *all_tables(size_t *n)
 		tn_cmds_pubsub,
 		tn_cmds_aof,
 		tn_cmds_save,
+		tn_cmds_replicaof,
+		tn_cmds_repl,
 	};
 
 	*n = TN_ARRAY_SIZE(t);

@@ -266,15 +266,37 @@ static const struct tn_cmd *check(struct tn_client *c,
 		tn_dispatch_reject(c, cmd, "NOAUTH Authentication required.");
 		return NULL;
 	}
-	if (over_maxmemory(c, cmd)) {
+	/* the master's stream is obeyed (replica-ignore-maxmemory, and
+	 * Redis' replica ignores its own disk errors for it) */
+	if (!(c->flags & TN_CLIENT_MASTER) && over_maxmemory(c, cmd)) {
 		tn_dispatch_reject(c, cmd, TN_ERR_OOM);
 		return NULL;
 	}
-	if (tn_unlikely(aof_failing()) && denied_on_disk_error(c, cmd)) {
+	if (tn_unlikely(aof_failing()) && !(c->flags & TN_CLIENT_MASTER) &&
+	    denied_on_disk_error(c, cmd)) {
 		snprintf(msg, sizeof(msg),
 			 "MISCONF Errors writing to the AOF file: %s",
 			 strerror(atomic_load(&tn_elog()->write_errno)));
 		tn_dispatch_reject(c, cmd, msg);
+		return NULL;
+	}
+	/* the AOF replayed at start-up is obeyed too */
+	if (tn_unlikely(tn_conf->replicaof_host[0]) &&
+	    tn_conf->replica_read_only && !(c->flags & TN_CLIENT_MASTER) &&
+	    !tn_seg->loading &&
+	    ((cmd->flags & TN_CMD_WRITE) ||
+	     (tn_multi_is_exec(cmd) && tn_multi_queued_write(c)))) {
+		tn_dispatch_reject(c, cmd, "READONLY You can't write against a "
+					   "read only replica.");
+		return NULL;
+	}
+	if (tn_unlikely(tn_conf->min_replicas_to_write > 0) &&
+	    !(c->flags & TN_CLIENT_MASTER) &&
+	    ((cmd->flags & TN_CMD_WRITE) ||
+	     (tn_multi_is_exec(cmd) && tn_multi_queued_write(c))) &&
+	    !tn_repl_min_replicas_ok()) {
+		tn_dispatch_reject(c, cmd, "NOREPLICAS Not enough good "
+					   "replicas to write.");
 		return NULL;
 	}
 	/* Redis checks the RESP2 subscribed context here, between memory

@@ -66,15 +66,28 @@ void tn_effect_begin(const char *name)
 	tn_effect_arg(name, strlen(name));
 }
 
+/* "<c><n>\r\n" into buf (32 bytes), its length; no printf on this path:
+ * it runs for every argument of every write. */
+static size_t count_hdr(char *buf, char c, unsigned long long n)
+{
+	size_t h;
+
+	buf[0] = c;
+	h = 1 + (size_t)tn_ll2str(buf + 1, (long long)n);
+	buf[h++] = '\r';
+	buf[h++] = '\n';
+	return h;
+}
+
 void tn_effect_arg(const void *p, size_t n)
 {
 	char hdr[32];
-	int h = snprintf(hdr, sizeof(hdr), "$%zu\r\n", n);
+	size_t h = count_hdr(hdr, '$', n);
 
-	if (!room((size_t)h + n + 2))
+	if (!room(h + n + 2))
 		return;
-	memcpy(E.p + E.len, hdr, (size_t)h);
-	E.len += (size_t)h;
+	memcpy(E.p + E.len, hdr, h);
+	E.len += h;
 	memcpy(E.p + E.len, p, n);
 	E.len += n;
 	E.p[E.len++] = '\r';
@@ -92,17 +105,16 @@ void tn_effect_arg_ll(long long v)
 
 void tn_effect_end(void)
 {
-	char hdr[ARGC_ROOM + 1];
-	int h;
-	size_t body;
+	char hdr[32];
+	size_t h, body;
 
 	if (E.lost)
 		return;
-	h = snprintf(hdr, sizeof(hdr), "*%u\r\n", E.cmd_argc);
+	h = count_hdr(hdr, '*', E.cmd_argc);
 	body = E.len - E.cmd_start - ARGC_ROOM;
 	memmove(E.p + E.cmd_start + h, E.p + E.cmd_start + ARGC_ROOM, body);
-	memcpy(E.p + E.cmd_start, hdr, (size_t)h);
-	E.len -= ARGC_ROOM - (size_t)h;
+	memcpy(E.p + E.cmd_start, hdr, h);
+	E.len -= ARGC_ROOM - h;
 	E.ncmds++;
 }
 

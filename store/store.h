@@ -23,6 +23,9 @@
 #define TN_CLIENT_CLOSE_AFTER_REPLY (1u << 1)
 #define TN_CLIENT_CLOSE_ASAP (1u << 2)
 #define TN_CLIENT_NO_EVICT (1u << 3)
+/* The replica's link to its master: obeyed, never answered, exempt from
+ * replica-read-only, maxmemory and MISCONF (store/dispatch.c). */
+#define TN_CLIENT_MASTER (1u << 4)
 
 struct tn_client {
 	uint64_t id;
@@ -49,6 +52,12 @@ struct tn_client {
 	struct tn_multi *multi; /* queued commands, watched keys; or NULL */
 	struct tn_pubsub_client *ps; /* subscriptions (store/pubsub.c) */
 	int64_t obuf_soft_since_ms; /* above the soft output limit since */
+	/* what REPLCONF said before PSYNC hands it to the journal */
+	struct {
+		int port; /* listening-port */
+		uint32_t capa; /* TN_REPL_CAPA_* (journal/repl.h) */
+		char ip[48]; /* ip-address */
+	} repl;
 };
 
 #define TN_MULTI_ACTIVE (1u << 0) /* between MULTI and EXEC or DISCARD */
@@ -382,12 +391,15 @@ void tn_pubsub_forget_shard(int shard);
 /* ------------------------------------------------------------------ */
 
 /*
- * Are writes logged?  With appendonly (a replica attached, later), and
+ * Are writes logged?  With appendonly or a replication backlog, and
  * not while the supervisor loads the AOF it would log to.
  */
 static inline bool tn_effects_on(void)
 {
-	return tn_conf && tn_conf->appendonly && tn_seg &&
+	return tn_conf && tn_seg &&
+	       (tn_conf->appendonly ||
+		atomic_load_explicit(&tn_seg->repl_backlog_active,
+				     memory_order_relaxed)) &&
 	       !atomic_load_explicit(&tn_seg->loading, memory_order_relaxed);
 }
 
@@ -430,6 +442,17 @@ void tn_elog_publish_durable(uint64_t pos);
 /* Did the client's transaction queue a write?  (MISCONF refuses its
  * EXEC as Redis does.) */
 bool tn_multi_queued_write(const struct tn_client *c);
+
+/* ------------------------------------------------------------------ */
+/* The replica side of replication (store/t_replicaof.c)                */
+/* ------------------------------------------------------------------ */
+
+/* Does this server follow a master (replicaof set)? */
+bool tn_is_replica(void);
+/* INFO replication for a replica, Redis 7.0's fields.  0 or -ENOMEM. */
+int tn_replica_info(struct tn_buf *b);
+/* ROLE of a replica: ["slave", host, port, state, offset]. */
+void tn_replica_role(struct tn_reply *r);
 
 /* ------------------------------------------------------------------ */
 /* Replies used across files                                            */

@@ -336,15 +336,16 @@ static bool find_client(uint64_t id, struct client_view *v)
 	return false;
 }
 
-/* Redis' getClientTypeByName; we only ever serve normal clients. */
-enum { TYPE_BAD = -1, TYPE_NORMAL, TYPE_OTHER };
+/* Redis' getClientTypeByName; replicas belong to the journal. */
+enum { TYPE_BAD = -1, TYPE_NORMAL, TYPE_OTHER, TYPE_REPLICA };
 
 static int client_type(const struct tn_arg *a)
 {
 	if (tn_arg_is(a, "normal"))
 		return TYPE_NORMAL;
-	if (tn_arg_is(a, "slave") || tn_arg_is(a, "replica") ||
-	    tn_arg_is(a, "pubsub") || tn_arg_is(a, "master"))
+	if (tn_arg_is(a, "slave") || tn_arg_is(a, "replica"))
+		return TYPE_REPLICA;
+	if (tn_arg_is(a, "pubsub") || tn_arg_is(a, "master"))
 		return TYPE_OTHER;
 	return TYPE_BAD;
 }
@@ -572,6 +573,9 @@ static void cmd_client_kill(struct tn_ctx *x)
 			killed++;
 		}
 	}
+	/* replica links live in the journal (journal/repl_master.c) */
+	if (f.type == TYPE_REPLICA && !f.addr && !f.laddr && !f.id)
+		killed += tn_repl_kill_replicas();
 	if (old) {
 		if (killed)
 			tn_reply_ok(x->r);

@@ -565,24 +565,6 @@ static int info_stats(struct tn_buf *b, const struct totals *t)
 		(unsigned long long)t->pubsub_channels);
 }
 
-static int info_replication(struct tn_buf *b)
-{
-	return tn_buf_printf(
-		b,
-		"# Replication\r\n"
-		"role:master\r\n"
-		"connected_slaves:0\r\n"
-		"master_failover_state:no-failover\r\n"
-		"master_replid:%s\r\n"
-		"master_replid2:0000000000000000000000000000000000000000\r\n"
-		"master_repl_offset:0\r\n"
-		"second_repl_offset:-1\r\n"
-		"repl_backlog_active:0\r\n"
-		"repl_backlog_first_byte_offset:0\r\n"
-		"repl_backlog_histlen:0\r\n",
-		tn_seg->run_id);
-}
-
 static int info_cpu(struct tn_buf *b)
 {
 	unsigned long long u, s;
@@ -649,7 +631,7 @@ static void cmd_info(struct tn_ctx *x)
 	SECTION(SEC_MEMORY, info_memory(&b));
 	SECTION(SEC_PERSISTENCE, info_persistence(&b));
 	SECTION(SEC_STATS, info_stats(&b, &t));
-	SECTION(SEC_REPLICATION, info_replication(&b));
+	SECTION(SEC_REPLICATION, tn_info_replication(&b));
 	SECTION(SEC_CPU, info_cpu(&b));
 	SECTION(SEC_MODULES, tn_buf_printf(&b, "# Modules\r\n"));
 	SECTION(SEC_CLUSTER, tn_buf_printf(&b, "# Cluster\r\n"

@@ -118,6 +118,7 @@ struct sched_dag;
 struct sched_logline {
 	char *p;
 	size_t n;
+	char stream; /* 'o' stdout, 'e' stderr */
 };
 
 struct sched_job {
@@ -146,6 +147,10 @@ struct sched_job {
 	int exit_code;     /* -1: unknown */
 	char *result;
 	int64_t created_ms, started_ms, finished_ms;
+	/* Epoch microseconds: runnable (last parent finished, or queued
+	 * once its delay/backoff passed; 0 while it waits), dispatched,
+	 * finished.  For latency measurements (bench/dag-bench.sh). */
+	int64_t ready_us, started_us, finished_us;
 	uint64_t seq;     /* FIFO among equal priorities */
 	size_t qidx;      /* in its ready queue, SIZE_MAX if not */
 	struct sched_timer timer; /* delay/backoff, or timeout */
@@ -187,7 +192,11 @@ struct sched_hooks {
 	/* Persist the job record / active set / dag record. */
 	void (*save_job)(struct sched_job *j);
 	void (*save_dag)(struct sched_dag *d);
-	void (*publish_log)(struct sched_job *j, const char *line, size_t n);
+	/* stream: 'o' stdout, 'e' stderr */
+	void (*publish_log)(struct sched_job *j, char stream, const char *line,
+			    size_t n);
+	/* A worker joined, died, or its load changed (may be NULL). */
+	void (*workers_changed)(void);
 };
 extern struct sched_hooks sched_hooks;
 
@@ -224,6 +233,10 @@ void sched_job_failed(struct sched_job *j, int exit_code, const char *result,
 void sched_job_requeue(struct sched_job *j, int64_t now_ms);
 /* Returns true if it was cancelled (not already finished). */
 bool sched_job_cancel(struct sched_job *j, int64_t now_ms);
+/* Keep and publish one line of the job's output on stream 'o' or 'e';
+ * sched_job_log is the stdout form (v1 workers do not say). */
+void sched_job_log_stream(struct sched_job *j, char stream, const char *line,
+			  size_t n);
 void sched_job_log(struct sched_job *j, const char *line, size_t n);
 /* The last `max` lines joined by '\n' into b. */
 void sched_job_log_tail(struct sched_job *j, size_t max, struct tn_buf *b);
@@ -245,6 +258,8 @@ void sched_workers_each(void (*fn)(struct sched_worker *w, void *arg),
 /* Dead: requeue its running jobs. */
 void sched_worker_dead(struct sched_worker *w, int64_t now_ms);
 bool sched_worker_has_cap(const struct sched_worker *w, const char *cap);
+/* Tell the hook a worker joined, died or changed load. */
+void sched_workers_changed(void);
 /* A slot freed on w (job finished there). */
 void sched_worker_release(struct sched_job *j);
 

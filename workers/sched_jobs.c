@@ -592,6 +592,8 @@ void sched_job_ready(struct sched_job *j, int64_t now_ms)
 		sched_timer_set(&j->timer, j->ready_at_ms);
 		return;
 	}
+	if (!j->ready_us)
+		j->ready_us = tn_ustime();
 	if (rq_push(j) < 0)
 		tn_warn("scheduler: out of memory queueing job %s", j->id);
 }
@@ -631,6 +633,7 @@ static void set_str(char **dst, const char *p, size_t n)
 
 static void finish(struct sched_job *j, int st, int64_t now_ms)
 {
+	j->finished_us = tn_ustime();
 	sched_timer_stop(&j->timer);
 	rq_remove(j);
 	set_state(j, st);
@@ -699,7 +702,14 @@ void sched_worker_release(struct sched_job *j)
 	if (w && w->running > 0) {
 		w->running--;
 		kick_wanted = true;
+		sched_workers_changed();
 	}
+}
+
+void sched_workers_changed(void)
+{
+	if (sched_hooks.workers_changed)
+		sched_hooks.workers_changed();
 }
 
 void sched_job_completed(struct sched_job *j, int exit_code,
@@ -720,8 +730,11 @@ void sched_job_completed(struct sched_job *j, int exit_code,
 			continue;
 		if (c->affinity && !c->pref_worker && j->worker)
 			c->pref_worker = strdup(j->worker);
-		if (c->unmet > 0 && --c->unmet == 0)
+		if (c->unmet > 0 && --c->unmet == 0) {
+			/* dependency met: the moment its last parent ended */
+			c->ready_us = j->finished_us;
 			sched_job_ready(c, now_ms);
+		}
 	}
 }
 
@@ -739,6 +752,7 @@ void sched_job_failed(struct sched_job *j, int exit_code, const char *result,
 	if (retry && j->attempts <= j->retries) {
 		set_state(j, SCHED_PENDING);
 		j->ready_at_ms = now_ms + sched_backoff_ms(j->attempts);
+		j->ready_us = 0;
 		save(j);
 		sched_job_ready(j, now_ms);
 		return;
@@ -762,6 +776,7 @@ void sched_job_requeue(struct sched_job *j, int64_t now_ms)
 	j->unconfirmed = false;
 	set_state(j, SCHED_PENDING);
 	j->ready_at_ms = 0;
+	j->ready_us = 0;
 	save(j);
 	sched_job_ready(j, now_ms);
 }
@@ -783,6 +798,7 @@ static void job_timer(struct sched_timer *t)
 
 	if (j->state == SCHED_PENDING) {
 		j->ready_at_ms = 0;
+		j->ready_us = 0; /* runnable from now: its delay is over */
 		sched_job_ready(j, now);
 	} else if (j->state == SCHED_RUNNING) {
 		char msg[96];
@@ -799,12 +815,19 @@ static void job_timer(struct sched_timer *t)
 
 void sched_job_log(struct sched_job *j, const char *line, size_t n)
 {
+	sched_job_log_stream(j, 'o', line, n);
+}
+
+void sched_job_log_stream(struct sched_job *j, char stream, const char *line,
+			  size_t n)
+{
 	size_t max = (size_t)(sched_log_max_bytes > 0 ? sched_log_max_bytes
 						       : 1);
 	struct sched_logline *l;
 
+	stream = stream == 'e' ? 'e' : 'o';
 	if (sched_hooks.publish_log)
-		sched_hooks.publish_log(j, line, n);
+		sched_hooks.publish_log(j, stream, line, n);
 	if (n > max)
 		n = max;
 	while (j->log_n > 0 && j->log_bytes + n > max) {
@@ -833,6 +856,7 @@ void sched_job_log(struct sched_job *j, const char *line, size_t n)
 		return;
 	memcpy(l->p, line, n);
 	l->n = n;
+	l->stream = stream;
 	j->log_n++;
 	j->log_bytes += n;
 }
@@ -989,6 +1013,7 @@ void sched_worker_dead(struct sched_worker *w, int64_t now_ms)
 	w->alive = false;
 	sched_jobs_each(requeue_on, &x);
 	w->running = 0;
+	sched_workers_changed();
 }
 
 static bool can_take(const struct sched_worker *w, const char *cap)
@@ -1032,7 +1057,9 @@ static void start(struct sched_job *j, struct sched_worker *w,
 	j->slot_held = true;
 	j->unconfirmed = false;
 	w->running++;
+	sched_workers_changed();
 	j->started_ms = now_ms;
+	j->started_us = tn_ustime();
 	if (j->timeout_ms > 0)
 		sched_timer_set(&j->timer,
 				now_ms + j->timeout_ms +

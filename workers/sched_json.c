@@ -105,6 +105,9 @@ void sched_json_job(struct tn_buf *b, const struct sched_job *j)
 	json_ms(b, "created_ms", j->created_ms);
 	json_ms(b, "started_ms", j->started_ms);
 	json_ms(b, "finished_ms", j->finished_ms);
+	json_ms(b, "ready_us", j->ready_us);
+	json_ms(b, "started_us", j->started_us);
+	json_ms(b, "finished_us", j->finished_us);
 	tn_buf_append(b, "}", 1);
 }
 

@@ -298,7 +298,8 @@ void sched_record_job(const struct sched_job *j, struct tn_buf *b)
 		      "attempts=%d\ntimeout_ms=%lld\nready_at_ms=%lld\n"
 		      "affinity=%d\nkind=%s\nworker=%s\npref_worker=%s\n"
 		      "exit_code=%d\ncreated_ms=%lld\nstarted_ms=%lld\n"
-		      "finished_ms=%lld\n",
+		      "finished_ms=%lld\nready_us=%lld\nstarted_us=%lld\n"
+		      "finished_us=%lld\n",
 		      sched_state_name(j->state == SCHED_FAILED ? SCHED_PENDING
 								: j->state),
 		      j->dag ? j->dag->id : "", j->cap, j->prio, j->retries,
@@ -308,7 +309,8 @@ void sched_record_job(const struct sched_job *j, struct tn_buf *b)
 		      j->worker ? j->worker : "",
 		      j->pref_worker ? j->pref_worker : "", j->exit_code,
 		      (long long)j->created_ms, (long long)j->started_ms,
-		      (long long)j->finished_ms);
+		      (long long)j->finished_ms, (long long)j->ready_us,
+		      (long long)j->started_us, (long long)j->finished_us);
 	put_strv(b, "parents", &j->parents);
 	if (j->kind == SCHED_K_EXEC) {
 		put_strv(b, "argv", &j->argv);
@@ -346,6 +348,7 @@ struct sched_job *sched_record_load(const char *id, const char *p, size_t n)
 	size_t dagl = 0;
 	int state = -1, attempts = 0, exit_code = -1;
 	long long created = 0, started = 0, finished = 0, ready_at = 0;
+	long long us[3] = { 0, 0, 0 }; /* ready, started, finished */
 	char *worker = NULL, *pref = NULL, *result = NULL;
 	int64_t now = tn_mstime();
 
@@ -404,6 +407,12 @@ struct sched_job *sched_record_load(const char *id, const char *p, size_t n)
 			started = atoll(num);
 		else if (KEY("finished_ms"))
 			finished = atoll(num);
+		else if (KEY("ready_us"))
+			us[0] = atoll(num);
+		else if (KEY("started_us"))
+			us[1] = atoll(num);
+		else if (KEY("finished_us"))
+			us[2] = atoll(num);
 		else if (KEY("parents"))
 			sched_strv_from_b64(v, vl, &s.parents);
 		else if (KEY("argv"))
@@ -461,6 +470,9 @@ struct sched_job *sched_record_load(const char *id, const char *p, size_t n)
 	j->created_ms = created;
 	j->started_ms = started;
 	j->finished_ms = finished;
+	j->ready_us = us[0];
+	j->started_us = us[1];
+	j->finished_us = us[2];
 	j->active = !sched_state_terminal(state);
 	return j;
 }

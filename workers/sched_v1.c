@@ -384,10 +384,14 @@ void sched_v1_reply(struct sconn *c, uint8_t op, const char *body, size_t n)
 		q = memrchr(body, '|', n);
 		if (q && q > p && tn_str2ll(q + 1, (size_t)(body + n - q - 1),
 					    &max) &&
-		    max > 0 && max < 100000)
+		    max > 0 && max < 100000 && w->capacity != (int)max) {
 			w->capacity = (int)max;
-		if (!w->alive)
+			sched_workers_changed();
+		}
+		if (!w->alive) {
 			sched_kick_want();
+			sched_workers_changed();
+		}
 		w->alive = true;
 		refresh_worker(w);
 		return;
@@ -454,12 +458,25 @@ void sched_v1_failed(struct sconn *c)
 	sched_job_failed(j, -1, msg, (size_t)n, true, tn_mstime());
 }
 
-static void hook_publish(struct sched_job *j, const char *line, size_t n)
+/*
+ * Every line on titan:logs:<id>, as a terminal would show the job; and on
+ * titan:stdout:<id> or titan:stderr:<id> by its stream, for subscribers
+ * that must tell them apart.  Those are outside titan:logs:* so a
+ * PSUBSCRIBE titan:logs:* still sees each line once.
+ */
+static void hook_publish(struct sched_job *j, char stream, const char *line,
+			 size_t n)
 {
-	char ch[SCHED_ID_MAX + 16];
+	char ch[SCHED_ID_MAX + 32];
 	int cl = snprintf(ch, sizeof(ch), "titan:logs:%s", j->id);
 
+	if (cl < 0 || (size_t)cl >= sizeof(ch))
+		return;
 	tn_publish(ch, (size_t)cl, line, n);
+	cl = snprintf(ch, sizeof(ch), "titan:%s:%s",
+		      stream == 'e' ? "stderr" : "stdout", j->id);
+	if (cl > 0 && (size_t)cl < sizeof(ch))
+		tn_publish(ch, (size_t)cl, line, n);
 }
 
 void sched_v1_init(void)
@@ -557,6 +574,7 @@ static void op_hello(struct sconn *c, const char *body, size_t n)
 	sched_strv_split(f.v[3], strlen(f.v[3]), ',', &w->caps);
 	w->capacity = (int)cap;
 	w->alive = true;
+	sched_workers_changed();
 	w->link = c;
 	c->w = w;
 	refresh_worker(w);
@@ -591,6 +609,7 @@ static void op_beat(struct sconn *c, const char *body, size_t n)
 	if (!c->w->alive) {
 		c->w->alive = true;
 		sched_kick_want();
+		sched_workers_changed();
 	}
 	refresh_worker(c->w);
 	/* a worker that runs nothing does not run what an earlier
@@ -649,6 +668,7 @@ static void op_register(struct sconn *c, const char *body, size_t n)
 	if (!w->alive)
 		sched_kick_want();
 	w->alive = true;
+	sched_workers_changed();
 	refresh_worker(w);
 	if (w->ping.idx == SIZE_MAX) {
 		sched_timer_init(&w->ping, v1_ping);
@@ -716,7 +736,8 @@ static struct sched_job *find_job(const char *p, size_t n, bool dag_too)
 	return j;
 }
 
-static void add_lines(struct sched_job *j, const char *p, size_t n)
+static void add_lines(struct sched_job *j, char stream, const char *p,
+		      size_t n)
 {
 	const char *end = p + n;
 
@@ -727,7 +748,7 @@ static void add_lines(struct sched_job *j, const char *p, size_t n)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 
-		sched_job_log(j, p, (size_t)(le - p));
+		sched_job_log_stream(j, stream, p, (size_t)(le - p));
 		p = nl ? nl + 1 : end;
 	}
 }
@@ -741,7 +762,7 @@ static void op_log_batch(struct sconn *c, const char *body, size_t n)
 	if (split1(body, n, &id, &il, &lines, &ll)) {
 		j = find_job(id, il, false);
 		if (j)
-			add_lines(j, lines, ll);
+			add_lines(j, 'o', lines, ll);
 	}
 	if (!c->w)
 		sched_reply_str(c, "ACK_BATCH");
@@ -774,7 +795,7 @@ static void op_log_lines(struct sconn *c, const char *body, size_t n)
 		return;
 	j = find_job(id, il, false);
 	if (j)
-		add_lines(j, lines, ll);
+		add_lines(j, sl == 1 && st[0] == 'e' ? 'e' : 'o', lines, ll);
 }
 
 /* Exit code from `COMPLETED|<code>|...` or `FAILED|<code>|...`. */

@@ -247,6 +247,8 @@ static uint32_t frame_limit(void)
 
 static void client_read(struct sconn *c)
 {
+	bool eof = false;
+
 	for (;;) {
 		ssize_t r;
 
@@ -261,17 +263,20 @@ static void client_read(struct sconn *c)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			conn_close(c);
-			return;
+			eof = true;
+			break;
 		}
 		if (r == 0) {
-			conn_close(c);
-			return;
+			eof = true;
+			break;
 		}
 		c->in.len += (size_t)r;
 		if ((size_t)r < SCHED_READ_BYTES)
 			break;
 	}
+	/* Frames that came in before the end (a v1 worker sends LOG_BATCH
+	 * and closes; a titan-worker stops after its last LOG_LINES) are
+	 * handled before the connection goes. */
 	while (!c->dead && !c->closing) {
 		struct tn_frame f;
 		size_t used;
@@ -306,6 +311,13 @@ static void client_read(struct sconn *c)
 		}
 		sched_handle_frame(c, f.opcode, f.body, f.len);
 		c->in.off += used;
+	}
+	if (eof && !c->dead) {
+		/* a half-closed v1 client still gets its reply if it fits */
+		if (tn_buf_pending(&c->out))
+			conn_flush(c);
+		conn_close(c);
+		return;
 	}
 	if (!c->dead) {
 		if (c->in.off == c->in.len)

@@ -85,8 +85,7 @@ static long long src_finished(void *arg)
 	return c.n[SCHED_COMPLETED] + c.n[SCHED_DEAD] + c.n[SCHED_CANCELLED];
 }
 
-/* The scheduler keeps lines, not their stream: history shows them as
- * stdout; live lines carry what the worker said. */
+/* The buffered history, each line with the stream it came on. */
 static int src_log(const char *id, tn_web_emit_fn *emit, void *ctx,
 		   void *arg)
 {
@@ -99,7 +98,7 @@ static int src_log(const char *id, tn_web_emit_fn *emit, void *ctx,
 		const struct sched_logline *l =
 			&j->log[(j->log_head + i) % j->log_cap];
 
-		emit(ctx, 'o', l->p, l->n);
+		emit(ctx, l->stream == 'e' ? 'e' : 'o', l->p, l->n);
 	}
 	return 0;
 }
@@ -120,11 +119,12 @@ static void hook_save_dag(struct sched_dag *d)
 	tn_web_dag_changed(d->id);
 }
 
-static void hook_publish_log(struct sched_job *j, const char *line, size_t n)
+static void hook_publish_log(struct sched_job *j, char stream,
+			     const char *line, size_t n)
 {
 	if (chained.publish_log)
-		chained.publish_log(j, line, n);
-	tn_web_log_line(j->id, 'o', line, n);
+		chained.publish_log(j, stream, line, n);
+	tn_web_log_line(j->id, stream, line, n);
 }
 
 int tn_web_sched_start(void)
@@ -153,6 +153,7 @@ int tn_web_sched_start(void)
 	sched_hooks.save_job = hook_save_job;
 	sched_hooks.save_dag = hook_save_dag;
 	sched_hooks.publish_log = hook_publish_log;
+	sched_hooks.workers_changed = tn_web_workers_changed;
 	tn_notice("scheduler: dashboard on http-port %d%s", tn_conf->http_port,
 		  o.token[0] ? " (token required)" : "");
 	return fd;

@@ -376,6 +376,30 @@ static long long marker_time(const char *name)
 	return v;
 }
 
+/* The integer after "key": in a JSON text; -1 when absent or null. */
+static long long json_ll(const char *json, const char *key)
+{
+	char k[64];
+	const char *p;
+
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	p = strstr(json, k);
+	if (!p || p[strlen(k)] == 'n')
+		return -1;
+	return atoll(p + strlen(k));
+}
+
+static long long info_ll(const char *id, const char *key)
+{
+	char *got = NULL;
+	long long v;
+
+	call(TN_OP_JOB_INFO, id, &got);
+	v = json_ll(got, key);
+	free(got);
+	return v;
+}
+
 Test(sched, workers_diamond_retry_timeout)
 {
 	struct tn_buf b = {0};
@@ -423,6 +447,20 @@ Test(sched, workers_diamond_retry_timeout)
 		cr_expect_geq(marker_time("c"), marker_time(ea));
 		cr_expect_geq(marker_time("d"), marker_time(eb));
 		cr_expect_geq(marker_time("d"), marker_time(ec));
+	}
+	{
+		/* d became runnable the instant its last parent ended, and
+		 * started after that */
+		long long bf = info_ll("DAG-b", "finished_us");
+		long long cf = info_ll("DAG-c", "finished_us");
+		long long dr = info_ll("DAG-d", "ready_us");
+
+		cr_expect(bf > 0 && cf > 0);
+		cr_expect_eq(dr, bf > cf ? bf : cf);
+		cr_expect_geq(info_ll("DAG-d", "started_us"), dr);
+		cr_expect_gt(info_ll("DAG-d", "finished_us"),
+			     info_ll("DAG-d", "started_us"));
+		cr_expect_gt(info_ll("DAG-a", "ready_us"), 0);
 	}
 	got = NULL;
 	call(TN_OP_JOB_INFO, "DAG-f", &got);
@@ -543,7 +581,7 @@ static pid_t sched_child(pid_t old, int timeout_ms)
 Test(sched, scheduler_kill9_mid_dag, .timeout = 90)
 {
 	struct tn_buf b = {0};
-	char s[900], parents[64], mdir[400], path[500], *got = NULL;
+	char s[1024], parents[64], mdir[400], path[500], *got = NULL;
 	char dag[64];
 	pid_t w1, w2, sched_pid, again;
 	int l, i, done;
@@ -560,7 +598,7 @@ Test(sched, scheduler_kill9_mid_dag, .timeout = 90)
 	wait_workers(2);
 	for (l = 0; l < LAYERS; l++) {
 		for (i = 0; i < WIDTH; i++) {
-			char id[16];
+			char id[32]; /* "DAG-j%d_%d" with any ints fits */
 
 			snprintf(id, sizeof(id), "j%d_%d", l, i);
 			if (l == 0)
@@ -596,7 +634,7 @@ Test(sched, scheduler_kill9_mid_dag, .timeout = 90)
 	again = sched_child(sched_pid, 10000);
 	cr_assert_gt(again, 0, "the scheduler was not restarted");
 	for (i = 0; i < WIDTH; i++) {
-		char id[16];
+		char id[32]; /* "DAG-j%d_%d" with any ints fits */
 
 		snprintf(id, sizeof(id), "DAG-j%d_%d", LAYERS - 1, i);
 		free(wait_state(id, "COMPLETED", 40000));

@@ -783,3 +783,390 @@ Test(worker_real, v1_worker_runs_a_dag_job)
 	expect_info("DAG-vj1", want);
 	expect_info("DAG-vj1", "\"result\":\"COMPLETED|0|v1 says hi\"");
 }
+
+/* ---- every log line, in order, with its stream ------------------------ */
+
+/* The job of logs_every_line: 500 lines with bursts, gaps of 0-60 ms
+ * (past the worker's 50 ms batching), lines written in two pieces
+ * across a flush, stderr lines, and a last line with no newline. */
+static const char log_script[] =
+	"i=0\n"
+	"while [ $i -lt 500 ]; do\n"
+	"  i=$((i+1))\n"
+	"  case $((i % 100)) in\n"
+	"  13) sleep 0.05 ;; 37) sleep 0.02 ;; 61) sleep 0.06 ;;\n"
+	"  77) sleep 0.001 ;; 90) sleep 0.01 ;;\n"
+	"  esac\n"
+	"  if [ $((i % 9)) -eq 0 ]; then echo \"err $i\" >&2\n"
+	"  elif [ $((i % 83)) -eq 0 ]; then printf 'part %d' $i; sleep 0.06;"
+	" printf ' end\\n'\n"
+	"  elif [ $((i % 47)) -eq 0 ]; then printf 'cut %d' $i >&2; sleep 0.07;"
+	" printf ' more\\n' >&2\n"
+	"  else echo \"line $i\"; fi\n"
+	"done\n"
+	"printf 'last %d' $i\n";
+
+/* What log_script writes on stream s ('o' or 'e'), line by line. */
+static int log_expected(char s, char (*out)[32], int max)
+{
+	int i, n = 0;
+
+	for (i = 1; i <= 500 && n < max; i++) {
+		if (i % 9 == 0) {
+			if (s == 'e')
+				snprintf(out[n++], 32, "err %d", i);
+		} else if (i % 83 == 0) {
+			if (s == 'o')
+				snprintf(out[n++], 32, "part %d end", i);
+		} else if (i % 47 == 0) {
+			if (s == 'e')
+				snprintf(out[n++], 32, "cut %d more", i);
+		} else if (s == 'o') {
+			snprintf(out[n++], 32, "line %d", i);
+		}
+	}
+	if (s == 'o' && n < max)
+		snprintf(out[n++], 32, "last 500");
+	return n;
+}
+
+/* GET path on the dashboard (Connection: close); the body, malloc'd. */
+static char *http_get(int port, const char *path)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct tn_buf b = { 0 };
+	char req[512], *body;
+	long long end = tn_now_ms() + WAIT_MS;
+
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n"
+		 "Connection: close\r\n\r\n", path);
+	cr_assert(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		cr_assert(tn_now_ms() < end, "no end of reply to GET %s", path);
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		cr_assert(tn_buf_reserve(&b, 65536) == 0);
+		r = read(fd, b.data + b.len, 65536);
+		if (r <= 0)
+			break;
+		b.len += (size_t)r;
+	}
+	close(fd);
+	tn_buf_append(&b, "", 1);
+	cr_assert(strncmp(b.data, "HTTP/1.1 200 ", 13) == 0, "GET %s: %.200s",
+		  path, b.data);
+	body = strstr(b.data, "\r\n\r\n");
+	cr_assert(body);
+	body = strdup(body + 4);
+	tn_buf_free(&b);
+	return body;
+}
+
+/* Split the dashboard's [{"s":"o","l":"..."},...] (no escapes in our
+ * lines) into per-stream lists and the whole log joined by '\n' (the
+ * GET_LOGS form); returns the total line count. */
+static int log_split(const char *json, char (*o)[32], int *no, char (*e)[32],
+		     int *ne, int max, struct tn_buf *all)
+{
+	const char *p = json;
+	int total = 0;
+
+	*no = *ne = 0;
+	while ((p = strstr(p, "{\"s\":\""))) {
+		char s = p[6];
+		const char *l = p + 7, *q;
+		int *n = s == 'e' ? ne : no;
+		char (*dst)[32] = s == 'e' ? e : o;
+
+		cr_assert(s == 'e' || s == 'o', "bad stream: %.60s", p);
+		cr_assert(strncmp(l, "\",\"l\":\"", 7) == 0, "bad line: %.60s",
+			  p);
+		l += 7;
+		q = strchr(l, '"');
+		cr_assert(q && q - l < 32, "bad line: %.60s", p);
+		cr_assert(*n < max);
+		memcpy(dst[*n], l, (size_t)(q - l));
+		dst[*n][q - l] = '\0';
+		(*n)++;
+		if (total++)
+			tn_buf_append(all, "\n", 1);
+		tn_buf_append(all, l, (size_t)(q - l));
+		p = q;
+	}
+	return total;
+}
+
+/* Read `want` PSUBSCRIBE pmessages; their channels and texts in order. */
+static void read_pmessages(redisContext *rc, int want, char (*ch)[64],
+			   char (*msg)[32])
+{
+	int n;
+
+	for (n = 0; n < want; n++) {
+		redisReply *r = NULL;
+
+		cr_assert(redisGetReply(rc, (void **)&r) == REDIS_OK,
+			  "pub/sub: %d of %d lines, then %s", n, want,
+			  rc->errstr);
+		cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
+			  !strcmp(r->element[0]->str, "pmessage"));
+		snprintf(ch[n], 64, "%s", r->element[2]->str);
+		snprintf(msg[n], 32, "%s", r->element[3]->str);
+		freeReplyObject(r);
+	}
+}
+
+/* Lines on one channel must be the two streams' lines, each in order. */
+static void check_merge(char (*ch)[64], char (*msg)[32], int n,
+			const char *want_ch, char (*o)[32], int no,
+			char (*e)[32], int ne)
+{
+	int k, io = 0, ie = 0;
+
+	for (k = 0; k < n; k++) {
+		if (strcmp(ch[k], want_ch))
+			continue;
+		if (io < no && !strcmp(msg[k], o[io]))
+			io++;
+		else if (ie < ne && !strcmp(msg[k], e[ie]))
+			ie++;
+		else
+			cr_assert_fail("%s: line '%s' unexpected or out of "
+				       "order", want_ch, msg[k]);
+	}
+	cr_assert_eq(io, no, "%s: %d of %d stdout lines", want_ch, io, no);
+	cr_assert_eq(ie, ne, "%s: %d of %d stderr lines", want_ch, ie, ne);
+}
+
+/* The integer after "key": in a JSON text; -1 when absent or null. */
+static long long json_ll(const char *json, const char *key)
+{
+	char k[64];
+	const char *p;
+
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	p = strstr(json, k);
+	if (!p || p[strlen(k)] == 'n')
+		return -1;
+	return atoll(p + strlen(k));
+}
+
+/*
+ * Every line of a chatty job reaches the scheduler's log, the dashboard
+ * and pub/sub, in order and with its stream.  TN_LOG_ROUNDS=20 repeats
+ * it (the loss this guards against was intermittent).
+ */
+Test(worker_real, logs_every_line_in_order_with_stream, .timeout = 120)
+{
+	static const char *const argv[] = { "sh", "-c", log_script, NULL };
+	static char want_o[600][32], want_e[600][32], got_o[600][32],
+		got_e[600][32], msg[1200][32], ch[1200][64];
+	char path[300], sch[300], *id, *st, *json, *tail;
+	int nwo = log_expected('o', want_o, 600);
+	int nwe = log_expected('e', want_e, 600);
+	int round, rounds = getenv("TN_LOG_ROUNDS") ?
+				    atoi(getenv("TN_LOG_ROUNDS")) : 1;
+	struct timeval tv = { 20, 0 };
+
+	start_worker("--id", "lines1", "--capacity", "2", NULL);
+	for (round = 0; round < rounds; round++) {
+		redisContext *sub = tn_connect(&srv);
+		struct tn_buf all = { 0 };
+		redisReply *r;
+		const char *from;
+		int no, ne, total, i, k;
+
+		cr_assert(sub && !sub->err);
+		redisSetTimeout(sub, tv);
+		r = redisCommand(sub, "PSUBSCRIBE titan:logs:* titan:stdout:* "
+					"titan:stderr:*");
+		cr_assert(r);
+		freeReplyObject(r);
+		for (i = 0; i < 2; i++) { /* the other two psubscribe replies */
+			cr_assert(redisGetReply(sub, (void **)&r) == REDIS_OK);
+			freeReplyObject(r);
+		}
+
+		id = submit(argv, 0);
+		st = final_status(id);
+		cr_assert_str_eq(st, "COMPLETED");
+		free(st);
+
+		/* microsecond timings: runnable <= started <= finished, and
+		 * the same instants as the millisecond ones */
+		st = sched(TN_OP_JOB_INFO, id);
+		{
+			long long r_us = json_ll(st, "ready_us"),
+				  s_us = json_ll(st, "started_us"),
+				  f_us = json_ll(st, "finished_us"),
+				  d = s_us / 1000 - json_ll(st, "started_ms");
+
+			cr_assert(r_us > 0 && r_us <= s_us && s_us < f_us,
+				  "timings: %s", st);
+			cr_assert(d >= 0 && d < 100, "started_us off: %s", st);
+			cr_assert(f_us - s_us > 500000, "ran < 0.5 s: %s", st);
+		}
+		free(st);
+
+		/* the dashboard's log API: the whole buffered log */
+		snprintf(path, sizeof(path), "/api/jobs/%s/logs", id);
+		json = http_get(srv.http_port, path);
+		total = log_split(json, got_o, &no, got_e, &ne, 600, &all);
+		cr_assert_eq(no, nwo, "round %d: %d stdout lines, want %d",
+			     round, no, nwo);
+		cr_assert_eq(ne, nwe, "round %d: %d stderr lines, want %d",
+			     round, ne, nwe);
+		for (i = 0; i < no; i++)
+			cr_assert_str_eq(got_o[i], want_o[i], "round %d", round);
+		for (i = 0; i < ne; i++)
+			cr_assert_str_eq(got_e[i], want_e[i], "round %d", round);
+		free(json);
+
+		/* GET_LOGS: v1's window, the last 100 lines of the same log */
+		tn_buf_append(&all, "", 1);
+		from = all.data;
+		for (k = 0; k < total - 100; k++)
+			from = strchr(from, '\n') + 1;
+		tail = sched(TN_OP_GET_LOGS, id);
+		cr_assert_str_eq(tail, from);
+		free(tail);
+		tn_buf_free(&all);
+
+		/* pub/sub: every line on titan:logs:<id>, and on
+		 * titan:stdout:<id> or titan:stderr:<id> by its stream */
+		total = 2 * (nwo + nwe);
+		read_pmessages(sub, total, ch, msg);
+		snprintf(sch, sizeof(sch), "titan:logs:%s", id);
+		check_merge(ch, msg, total, sch, want_o, nwo, want_e, nwe);
+		snprintf(sch, sizeof(sch), "titan:stdout:%s", id);
+		check_merge(ch, msg, total, sch, want_o, nwo, want_e, 0);
+		snprintf(sch, sizeof(sch), "titan:stderr:%s", id);
+		check_merge(ch, msg, total, sch, want_o, 0, want_e, nwe);
+		redisFree(sub);
+		free(id);
+	}
+}
+
+/* ---- the dashboard's overview follows the workers ---------------------- */
+
+/* Open an SSE stream on the dashboard; the socket. */
+static int sse_open(int port, const char *path)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char req[512];
+
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n"
+		 "Accept: text/event-stream\r\n\r\n", path);
+	cr_assert(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+	return fd;
+}
+
+/*
+ * Read the stream until an overview event holding `needle` arrives, at
+ * most timeout_ms; events before it are consumed.  Returns the ms it took
+ * or -1.
+ */
+static long long sse_wait(int fd, struct tn_buf *acc, const char *needle,
+			  int timeout_ms)
+{
+	long long t0 = tn_now_ms(), end = t0 + timeout_ms;
+
+	for (;;) {
+		char *ev, *eol;
+
+		tn_buf_append(acc, "", 1);
+		acc->len--;
+		/* whole events only: "event: overview\ndata: ...\n\n" */
+		while ((ev = strstr(acc->data + acc->off, "event: overview\n")) &&
+		       (eol = strstr(ev, "\n\n"))) {
+			bool hit;
+
+			*eol = '\0';
+			hit = strstr(ev, needle) != NULL;
+			acc->off = (size_t)(eol + 2 - acc->data);
+			if (hit)
+				return tn_now_ms() - t0;
+		}
+		{
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			long long left = end - tn_now_ms();
+			ssize_t r;
+
+			if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+				return -1;
+			cr_assert(tn_buf_reserve(acc, 65536) == 0);
+			r = read(fd, acc->data + acc->len, 65536);
+			cr_assert(r > 0, "the event stream ended");
+			acc->len += (size_t)r;
+		}
+	}
+}
+
+/* Wait (bounded) until WORKERS_JSON has `needle`. */
+static void workers_wait(const char *needle)
+{
+	long long end = tn_now_ms() + WAIT_MS;
+
+	for (;;) {
+		char *w = sched(TN_OP_WORKERS_JSON, "");
+		bool ok = strstr(w, needle) != NULL;
+
+		free(w);
+		if (ok)
+			return;
+		cr_assert(tn_now_ms() < end, "no %s in WORKERS_JSON", needle);
+		usleep(10000);
+	}
+}
+
+/*
+ * A worker joining, taking a job and leaving reaches /api/events within
+ * the 250 ms coalescing (plus slack for a loaded box), not at the next
+ * 5-second refresh.
+ */
+Test(worker_real, overview_follows_workers)
+{
+	static const char *const argv[] = { "sleep", "1", NULL };
+	struct tn_buf acc = { 0 };
+	int fd = sse_open(srv.http_port, "/api/events");
+	long long ms;
+	char *id, *st;
+	int status;
+
+	cr_assert_geq(sse_wait(fd, &acc, "\"workers\":", WAIT_MS), 0,
+		      "no first overview event");
+	start_worker("--id", "ov1", "--capacity", "1", NULL);
+	workers_wait("\"id\":\"ov1\"");
+	ms = sse_wait(fd, &acc, "\"id\":\"ov1\"", 1500);
+	cr_assert(ms >= 0, "the overview did not show the new worker");
+
+	id = submit(argv, 0);
+	wait_running(id);
+	ms = sse_wait(fd, &acc, "\"running\":1,\"alive\":true", 1500);
+	cr_assert(ms >= 0, "the overview did not show the worker's load");
+	st = final_status(id);
+	cr_assert_str_eq(st, "COMPLETED");
+	ms = sse_wait(fd, &acc, "\"running\":0,\"alive\":true", 1500);
+	cr_assert(ms >= 0, "the overview did not show the load going down");
+
+	cr_assert_eq(kill(fk.pid, SIGTERM), 0);
+	cr_assert(waitpid(fk.pid, &status, 0) == fk.pid);
+	fk.pid = 0;
+	ms = sse_wait(fd, &acc, "\"alive\":false", 1500);
+	cr_assert(ms >= 0, "the overview did not show the worker leaving");
+	free(st);
+	free(id);
+	tn_buf_free(&acc);
+	close(fd);
+}

@@ -394,3 +394,34 @@ Test(effect, position_for_the_reply)
 	cr_expect_eq(pos, atomic_load(&tn_elog()->reserved));
 	cr_expect_eq(tn_effect_take_pos(), 0);
 }
+
+/* The counts in the headers are written without printf: every width,
+ * from an empty argument to one of four digits, and an argc of two. */
+Test(effect, header_counts)
+{
+	static char big[1000], want[1100];
+	static const size_t lens[] = {0, 9, 10, 99, 100, 1000};
+	size_t i;
+
+	memset(big, 'v', sizeof(big));
+	for (i = 0; i < TN_ARRAY_SIZE(lens); i++) {
+		struct tn_arg argv[3] = {
+		    {.p = "SET", .len = 3}, {.p = "k", .len = 1},
+		    {.p = big, .len = lens[i]}};
+		int h;
+
+		out.off = out.len = 0;
+		tn_dispatch(&client, argv, 3, 0);
+		h = snprintf(want, sizeof(want),
+			     "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%zu\r\n", lens[i]);
+		memcpy(want + h, big, lens[i]);
+		memcpy(want + h + lens[i], "\r\n", 3);
+		expect_record(want);
+	}
+	/* twelve arguments: a two-digit argc */
+	run("SADD", "s", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10",
+	    NULL);
+	expect_record("*12\r\n$4\r\nSADD\r\n$1\r\ns\r\n$1\r\n1\r\n$1\r\n2\r\n"
+		      "$1\r\n3\r\n$1\r\n4\r\n$1\r\n5\r\n$1\r\n6\r\n$1\r\n7\r\n"
+		      "$1\r\n8\r\n$1\r\n9\r\n$2\r\n10\r\n");
+}

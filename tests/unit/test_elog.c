@@ -1,7 +1,8 @@
 /*
  * test_elog.c - the effect log on a MAP_SHARED ring: record order, the
  * padding at the wrap, chunks of a record bigger than the ring, several
- * producer processes at once, and back-pressure on a full ring.
+ * producer processes at once, back-pressure on a full ring, and the
+ * journal wakes a shard defers to the end of its loop round.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -316,6 +318,96 @@ Test(elog, wait_returns_when_a_record_arrives)
 	t0 = tn_mstime();
 	tn_elog_wait(l, 5000);
 	cr_expect_lt(tn_mstime() - t0, 4000, "the producer woke the journal");
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* A shard defers its wakes: appends leave a sleeping journal alone, one
+ * flush wakes it once, and turning deferral off flushes. */
+Test(elog, deferred_wakes_once_per_flush)
+{
+	uint32_t v;
+	int i;
+
+	make_log(4096);
+	tn_elog_defer_wakes(true);
+	atomic_store(&l->journal_sleeping, 1);
+	v = atomic_load(&l->journal_futex);
+	for (i = 0; i < 3; i++)
+		cr_assert_gt(tn_elog_append_to(l, "rec", 3), 0);
+	cr_expect_eq(atomic_load(&l->journal_sleeping), 1, "woken per record");
+	cr_expect_eq(atomic_load(&l->journal_futex), v);
+	tn_elog_flush_wakes();
+	cr_expect_eq(atomic_load(&l->journal_sleeping), 0, "flush woke nobody");
+	cr_expect_eq(atomic_load(&l->journal_futex), v + 1);
+	/* nothing new: no second wake */
+	atomic_store(&l->journal_sleeping, 1);
+	tn_elog_flush_wakes();
+	cr_expect_eq(atomic_load(&l->journal_futex), v + 1);
+	cr_assert_gt(tn_elog_append_to(l, "rec", 3), 0);
+	cr_expect_eq(atomic_load(&l->journal_futex), v + 1);
+	tn_elog_defer_wakes(false);
+	cr_expect_eq(atomic_load(&l->journal_futex), v + 2,
+		     "turning deferral off must flush");
+	/* not deferring: each append wakes a sleeping journal at once */
+	atomic_store(&l->journal_sleeping, 1);
+	cr_assert_gt(tn_elog_append_to(l, "rec", 3), 0);
+	cr_expect_eq(atomic_load(&l->journal_futex), v + 3);
+}
+
+/*
+ * A deferring producer that fills the ring wakes the journal before it
+ * waits for room: a consumer that sleeps until woken (a long timeout)
+ * still drains 16 rings' worth without ever sleeping it out.
+ */
+Test(elog, deferring_producer_on_a_full_ring_wakes_the_journal)
+{
+	enum { NREC = 512 };
+	char buf[120];
+	unsigned got = 0;
+	pid_t pid;
+	int st;
+
+	make_log(4096);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		unsigned i;
+
+		/* a failed parent must not leave us waiting for room */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		tn_elog_defer_wakes(true);
+		for (i = 0; i < NREC; i++) {
+			int h = snprintf(buf, sizeof(buf), "%u ", i);
+
+			fill(buf + h, sizeof(buf) - (size_t)h, 0, i);
+			if (!tn_elog_append_to(l, buf, sizeof(buf)))
+				_exit(1);
+		}
+		tn_elog_defer_wakes(false); /* the last records' wake */
+		_exit(0);
+	}
+	while (got < NREC) {
+		uint64_t pos;
+		size_t len;
+		const char *r = tn_elog_peek(l, &len, &pos);
+		unsigned ri;
+
+		if (!r) {
+			int64_t t0 = tn_mstime();
+
+			tn_elog_wait(l, 10000);
+			cr_assert_lt(tn_mstime() - t0, 5000,
+				     "the journal slept with %u records read",
+				     got);
+			continue;
+		}
+		cr_assert_eq(len, sizeof(buf));
+		cr_assert_eq(sscanf(r, "%u ", &ri), 1);
+		cr_assert_eq(ri, got, "record %u after %u", ri, got);
+		got++;
+		tn_elog_release(l, pos);
+	}
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }

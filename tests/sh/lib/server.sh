@@ -50,14 +50,28 @@ EOF
 	done
 }
 
-# SIGTERM, then wait (bounded by a watchdog) and insist on exit 0.
+# Is process $1 gone or a zombie (exited, not yet reaped by us)?
+exited() {
+	[ "$(sed -n 's/.*) \(.\) .*/\1/p' "/proc/$1/stat" 2>/dev/null)" != Z ] &&
+		[ -d "/proc/$1" ] && return 1
+	return 0
+}
+
+# SIGTERM, then wait at most 15 s (polled in the foreground: a background
+# watchdog would leave its sleep behind) and insist on exit 0.
 stop_server() {
 	kill -TERM "$pid"
-	(sleep 15 && kill -9 "$pid" 2>/dev/null) &
-	wd=$!
+	i=0
+	until exited "$pid"; do
+		i=$((i + 1))
+		if [ $i -gt 150 ]; then
+			kill -9 "$pid" 2>/dev/null
+			break
+		fi
+		sleep 0.1
+	done
 	wait "$pid"
 	rc=$?
-	kill "$wd" 2>/dev/null
 	pid=
 	[ $rc -eq 0 ] || fail "supervisor exited with $rc after SIGTERM (137: hung, killed)"
 	# a SAN=1 build reports on stderr

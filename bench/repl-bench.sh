@@ -1,0 +1,178 @@
+#!/bin/sh
+# repl-bench.sh [TITAN_SUPERVISOR] - SET throughput on a master with one
+# stock redis-server 7.0 replica attached (redis-benchmark -t set -P 16),
+# Titan master vs stock Redis master, and the replication lag under that
+# load: a probe writes a counter on the master and times how long until
+# the replica shows it (p50/p99).  Runs alternate, the median is printed.
+#
+# Env: N (SETs per run, default 500000), CLIENTS (50), RUNS (3),
+# SHARDS (2), REDIS_SERVER.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+titan=${1:-$here/../build/titan-supervisor}
+case $titan in /*) ;; *) titan="$PWD/$titan" ;; esac
+redis_server=${REDIS_SERVER:-/usr/bin/redis-server}
+N=${N:-500000}
+CLIENTS=${CLIENTS:-50}
+RUNS=${RUNS:-3}
+SHARDS=${SHARDS:-2}
+py=/usr/bin/python3
+
+die() {
+	echo "repl-bench.sh: $*" >&2
+	exit 1
+}
+
+[ -x "$titan" ] || die "no titan-supervisor at $titan (make all, or pass its path)"
+[ -x "$redis_server" ] || die "no $redis_server (apt-get install redis-server)"
+command -v redis-benchmark >/dev/null || die "no redis-benchmark (apt-get install redis-tools)"
+$py -c 'import redis' 2>/dev/null || die "$py has no redis module (apt-get install python3-redis)"
+
+tmp=$(mktemp -d /tmp/titan-replbench-XXXXXX) || die "mktemp"
+pids=
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null
+	done
+	sleep 0.3
+	for p in $pids; do
+		kill -9 "$p" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+free_port() {
+	$py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_ping() {
+	i=0
+	until [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; do
+		i=$((i + 1))
+		[ $i -le 150 ] || die "port $1 does not answer"
+		sleep 0.1
+	done
+}
+
+wait_online() {
+	i=0
+	until redis-cli -p "$1" info replication | grep -q "^master_link_status:up"; do
+		i=$((i + 1))
+		[ $i -le 300 ] || die "the replica on port $1 never got in sync"
+		sleep 0.1
+	done
+}
+
+# start_master KIND DIR: sets mport
+start_master() {
+	mport=$(free_port)
+	mkdir -p "$2"
+	if [ "$1" = titan ]; then
+		cat >"$2/titan.conf" <<EOF
+port $mport
+bind 127.0.0.1
+titan-port 0
+http-port 0
+dir $2
+logfile $2/titan.log
+shards $SHARDS
+appendonly no
+EOF
+		"$titan" -c "$2/titan.conf" >"$2/stdout" 2>&1 &
+	else
+		"$redis_server" --port "$mport" --bind 127.0.0.1 --dir "$2" \
+			--save '' --appendonly no --logfile "$2/redis.log" &
+	fi
+	mpid=$!
+	pids="$pids $mpid"
+	wait_ping "$mport"
+}
+
+start_replica() {
+	rport=$(free_port)
+	mkdir -p "$1"
+	"$redis_server" --port "$rport" --bind 127.0.0.1 --dir "$1" --save '' \
+		--appendonly no --replicaof 127.0.0.1 "$mport" \
+		--logfile "$1/redis.log" &
+	rpid=$!
+	pids="$pids $rpid"
+	wait_ping "$rport"
+	wait_online "$rport"
+}
+
+# The lag probe: until $1 exists, SET probe <n> on the master and time
+# how long the replica takes to show it.  Prints "p50 p99" in ms.
+probe() {
+	$py - "$mport" "$rport" "$1" <<'EOF'
+import os, sys, time, redis
+m = redis.Redis(port=int(sys.argv[1]))
+r = redis.Redis(port=int(sys.argv[2]))
+stop = sys.argv[3]
+lags = []
+n = 0
+while not os.path.exists(stop) or len(lags) < 20:
+    n += 1
+    t0 = time.perf_counter()
+    m.set("lagprobe", n)
+    while r.get("lagprobe") != str(n).encode():
+        time.sleep(0.0002)
+        if time.perf_counter() - t0 > 30:
+            break
+    lags.append((time.perf_counter() - t0) * 1000)
+    time.sleep(0.005)
+lags.sort()
+print("%.2f %.2f" % (lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags) * 0.99))]))
+EOF
+}
+
+run_one() {
+	kind=$1
+	d="$tmp/$kind-$2"
+	start_master "$kind" "$d/m"
+	start_replica "$d/r"
+	rm -f "$d/stop"
+	probe "$d/stop" >"$d/lag" &
+	ppid=$!
+	rps=$(redis-benchmark -p "$mport" -t set -P 16 -c "$CLIENTS" -n "$N" \
+		-r 100000 -q 2>/dev/null | tr '\r' '\n' |
+		sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
+	touch "$d/stop"
+	wait "$ppid"
+	lag=$(cat "$d/lag")
+	# the replica must hold what the master holds
+	i=0
+	until [ "$(redis-cli -p "$mport" dbsize)" = "$(redis-cli -p "$rport" dbsize)" ]; do
+		i=$((i + 1))
+		[ $i -le 100 ] || die "$kind: replica DBSIZE differs after the run"
+		sleep 0.1
+	done
+	echo "$rps $lag"
+	kill "$rpid" "$mpid" 2>/dev/null
+	wait "$rpid" "$mpid" 2>/dev/null
+}
+
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# N=$N CLIENTS=$CLIENTS RUNS=$RUNS SHARDS=$SHARDS, redis-benchmark -t set -P 16 -r 100000"
+: >"$tmp/titan.res"
+: >"$tmp/redis.res"
+for run in $(seq "$RUNS"); do
+	run_one titan "$run" >>"$tmp/titan.res" || exit 1
+	run_one redis "$run" >>"$tmp/redis.res" || exit 1
+done
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+for k in titan redis; do
+	rps=$(cut -d' ' -f1 "$tmp/$k.res" | median)
+	p50=$(cut -d' ' -f2 "$tmp/$k.res" | median)
+	p99=$(cut -d' ' -f3 "$tmp/$k.res" | median)
+	eval "${k}_rps=$rps"
+	printf '%s master + stock replica: SET %s req/s, lag p50 %s ms, p99 %s ms (runs: %s)\n' \
+		"$k" "$rps" "$p50" "$p99" "$(cut -d' ' -f1 "$tmp/$k.res" | tr '\n' ' ')"
+done
+awk -v t="$titan_rps" -v r="$redis_rps" 'BEGIN { if (r > 0) printf "titan/redis: %.2fx\n", t / r }'
