@@ -472,7 +472,7 @@ static int cfg_set_replicaof(struct tn_config *c,
 	if (strlen(argv[0]) >= sizeof(c->replicaof_host) || !argv[0][0])
 		return cfg_bad(d, runtime, err, errlen, "Invalid master host",
 			       "wants a host name or address");
-	if (tn_str2ll(argv[1], strlen(argv[1]), &port) < 0 || port < 1 ||
+	if (!tn_str2ll(argv[1], strlen(argv[1]), &port) || port < 1 ||
 	    port > 65535)
 		return cfg_bad(d, runtime, err, errlen, "Invalid master port",
 			       "wants a port between 1 and 65535, not '%s'",

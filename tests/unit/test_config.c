@@ -737,7 +737,7 @@ Test(config, runtime_accepts_mutable_directives)
 Test(config, replicaof_takes_host_port_or_no_one)
 {
 	const char *hp[2] = {"10.0.0.5", "6380"}, *no[2] = {"NO", "one"},
-		   *bad[2] = {"h", "0"};
+		   *bad[2] = {"h", "0"}, *word[2] = {"h", "63x"};
 	struct tn_config c;
 	char err[512];
 
@@ -752,6 +752,10 @@ Test(config, replicaof_takes_host_port_or_no_one)
 				   sizeof(err)),
 		     -1);
 	cr_expect(strstr(err, "port") != NULL, "%s", err);
+	cr_expect_eq(tn_config_set(&c, "replicaof", 2, word, false, err,
+				   sizeof(err)),
+		     -1);
+	cr_expect_eq(c.replicaof_port, 6380);
 	cr_expect_eq(tn_config_set(&c, "replicaof", 1, hp, false, err,
 				   sizeof(err)),
 		     -1);
