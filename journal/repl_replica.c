@@ -31,7 +31,7 @@
 #define REPL_EOF_MARK_LEN 40 /* Redis' RDB_EOF_MARK_SIZE */
 #define REPL_ERR_LOG_MS 10000 /* at most one "command failed" line per */
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, reopen_flag;
 static uint32_t my_gen; /* tn_seg->repl_gen when this process started */
 
 /* The connection to the master and what was read from it. */
@@ -60,6 +60,12 @@ static void on_stop(int sig)
 	stop_flag = 1;
 }
 
+static void on_hup(int sig)
+{
+	(void)sig;
+	reopen_flag = 1;
+}
+
 static void signals_setup(void)
 {
 	struct sigaction sa;
@@ -70,7 +76,7 @@ static void signals_setup(void)
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
+	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
@@ -90,6 +96,11 @@ static int wait_fd(int fd, short events, int timeout_ms)
 	for (;;) {
 		if (stopping())
 			return -EINTR;
+		/* SIGHUP (log rotation): every wait comes through here */
+		if (reopen_flag) {
+			reopen_flag = 0;
+			tn_log_reopen();
+		}
 		r = poll(&p, 1, timeout_ms);
 		if (r >= 0)
 			return r > 0;
