@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "shm/shm.h"
+#include "tests/unit/seg_fixture.h"
 
 /* Entries laid out like store's member_shm: key length at 8, key at 12. */
 struct ent {
@@ -25,17 +26,8 @@ static int seg_fd = -1;
 
 static void seg_setup(void)
 {
-	struct tn_seg_params p = {
-	    .nstripes = 4,
-	    .nshards = 2,
-	    .nclients = 4,
-	    .heap_bytes = 64u << 20,
-	    .config_bytes = 4096,
-	    .key_at = ENT_KEY_AT,
-	};
 
-	seg_fd = tn_segment_create(&p);
-	cr_assert_geq(seg_fd, 0, "tn_segment_create: %d", seg_fd);
+	seg_fd = tn_test_seg_up(4, 2, 64u << 20, ENT_KEY_AT);
 }
 
 static void seg_teardown(void)

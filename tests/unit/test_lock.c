@@ -9,22 +9,14 @@
 #include <unistd.h>
 
 #include "shm/shm.h"
+#include "tests/unit/seg_fixture.h"
 
 static int seg_fd = -1;
 
 static void seg_setup(void)
 {
-	struct tn_seg_params p = {
-	    .nstripes = 4,
-	    .nshards = 2,
-	    .nclients = 4,
-	    .heap_bytes = 8u << 20,
-	    .config_bytes = 4096,
-	    .key_at = 12,
-	};
 
-	seg_fd = tn_segment_create(&p);
-	cr_assert_geq(seg_fd, 0, "tn_segment_create: %d", seg_fd);
+	seg_fd = tn_test_seg_up(4, 2, 8u << 20, 12);
 }
 
 static void seg_teardown(void)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store/cmds.h"
+#include "tests/unit/seg_fixture.h"
 #include "util/util.h"
 
 #define NSTRIPES 4
@@ -21,17 +22,8 @@ static struct tn_ctx ctx;
 
 static void setup(void)
 {
-	struct tn_seg_params p = {
-	    .nstripes = NSTRIPES,
-	    .nshards = 2,
-	    .nclients = 4,
-	    .heap_bytes = 32u << 20,
-	    .config_bytes = 4096,
-	    .key_at = TN_KENTRY_KEY_AT,
-	};
 
-	seg_fd = tn_segment_create(&p);
-	cr_assert_geq(seg_fd, 0, "tn_segment_create: %d", seg_fd);
+	seg_fd = tn_test_seg_up(NSTRIPES, 2, 32u << 20, TN_KENTRY_KEY_AT);
 	memset(&client, 0, sizeof(client));
 	client.khash = khash;
 	client.khash_cap = 8;
@@ -42,8 +34,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (tn_seg)
-		tn_segment_destroy(seg_fd);
+	tn_test_seg_down(seg_fd);
 }
 
 TestSuite(multi_unit, .init = setup, .fini = teardown, .timeout = 30);

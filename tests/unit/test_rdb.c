@@ -15,6 +15,7 @@
 #include "daemon/daemon.h"
 #include "journal/journal.h"
 #include "store/cmds.h"
+#include "tests/unit/seg_fixture.h"
 #include "util/util.h"
 
 static int seg_fd = -1;
@@ -27,17 +28,8 @@ static char path[128];
 
 static void setup(void)
 {
-	struct tn_seg_params p = {
-	    .nstripes = 64,
-	    .nshards = 2,
-	    .nclients = 4,
-	    .heap_bytes = 64u << 20,
-	    .config_bytes = 4096,
-	    .key_at = TN_KENTRY_KEY_AT,
-	};
 
-	seg_fd = tn_segment_create(&p);
-	cr_assert_geq(seg_fd, 0, "tn_segment_create: %d", seg_fd);
+	seg_fd = tn_test_seg_up(64, 2, 64u << 20, TN_KENTRY_KEY_AT);
 	tn_config_defaults(&conf);
 	tn_conf = &conf;
 	memset(&client, 0, sizeof(client));
@@ -63,8 +55,7 @@ static void teardown(void)
 	tn_buf_free(&out);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
-	if (tn_seg)
-		tn_segment_destroy(seg_fd);
+	tn_test_seg_down(seg_fd);
 	tn_conf = NULL;
 }
 
