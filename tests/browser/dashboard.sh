@@ -27,35 +27,14 @@ trap web_cleanup EXIT
 
 tport=$(free_port) || fail "no free port"
 hport=$(free_port) || fail "no free port"
-dir=$(mktemp -d /tmp/titan-sh-XXXXXX) || fail "mktemp"
-port=$(free_port) || fail "no free port"
-cat >"$dir/titan.conf" <<CONF
-port $port
-bind 127.0.0.1
-titan-port $tport
-http-port $hport
-dir $dir
-logfile $dir/titan.log
-shards 2
-CONF
-"$sup" -c "$dir/titan.conf" >"$dir/stdout" 2>&1 &
-pid=$!
-i=0
-until "$titan" -p "$tport" workers >/dev/null 2>&1; do
-	kill -0 "$pid" 2>/dev/null || fail "supervisor died at start: $(cat "$dir/stdout")"
-	i=$((i + 1))
-	[ $i -le 150 ] || fail "no scheduler on port $tport after 15 s"
-	sleep 0.1
-done
+start_server "$tport" "$hport"
 mkdir -p "$tmp/w"
 "$worker" -p "$tport" --id webw1 --capacity 2 --workdir "$tmp/w" >"$tmp/worker.log" 2>&1 &
 wpid=$!
-i=0
-until "$titan" -p "$tport" workers 2>/dev/null | grep -q 'webw1.* true '; do
-	i=$((i + 1))
-	[ $i -le 150 ] || fail "worker not alive after 15 s: $(cat "$tmp/worker.log")"
-	sleep 0.1
-done
+worker_alive() {
+	"$titan" -p "$tport" workers 2>/dev/null | grep -q "$1.* true "
+}
+poll "worker webw1 not alive (log $tmp/worker.log)" worker_alive webw1
 
 cat >"$tmp/dag.yaml" <<YAML
 name: web

@@ -77,38 +77,17 @@ fi
 
 # --- a supervisor with its scheduler on a free port, two workers ---
 tport=$(free_port) || fail "no free port"
-dir=$(mktemp -d /tmp/titan-sh-XXXXXX) || fail "mktemp"
-port=$(free_port) || fail "no free port"
-cat >"$dir/titan.conf" <<EOF
-port $port
-bind 127.0.0.1
-titan-port $tport
-http-port 0
-dir $dir
-logfile $dir/titan.log
-shards 2
-EOF
-"$sup" -c "$dir/titan.conf" >"$dir/stdout" 2>&1 &
-pid=$!
-i=0
-until "$titan" -p "$tport" workers >/dev/null 2>&1; do
-	kill -0 "$pid" 2>/dev/null || fail "supervisor died at start: $(cat "$dir/stdout")"
-	i=$((i + 1))
-	[ $i -le 150 ] || fail "no scheduler on port $tport after 15 s"
-	sleep 0.1
-done
+start_server "$tport"
 for n in 1 2; do
 	mkdir -p "$tmp/w$n"
 	"$worker" -p "$tport" --id "w$n" --capacity 2 --workdir "$tmp/w$n" \
 		>"$tmp/w$n.log" 2>&1 &
 	wpids="$wpids $!"
 done
-i=0
-until [ "$("$titan" -p "$tport" workers 2>/dev/null | grep -c ' true ')" -eq 2 ]; do
-	i=$((i + 1))
-	[ $i -le 150 ] || fail "2 workers not alive after 15 s: $("$titan" -p "$tport" workers 2>&1)"
-	sleep 0.1
-done
+two_alive() {
+	[ "$("$titan" -p "$tport" workers 2>/dev/null | grep -c ' true ')" -eq 2 ]
+}
+poll "2 workers not alive" two_alive
 
 T() { "$titan" -p "$tport" "$@"; }
 

@@ -25,29 +25,49 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Start a supervisor on a free port in a temp dir; poll until it answers.
+# poll WHAT CMD...: run CMD every 0.1 s until it succeeds, for at most
+# 15 s; fail saying WHAT if it never does or if the supervisor dies.
+poll() {
+	what=$1
+	shift
+	i=0
+	until "$@" >/dev/null 2>&1; do
+		[ -z "$pid" ] || kill -0 "$pid" 2>/dev/null ||
+			fail "supervisor died: $(cat "$dir/stdout")"
+		i=$((i + 1))
+		[ $i -le 150 ] || fail "$what after 15 s"
+		sleep 0.1
+	done
+}
+
+pong() {
+	[ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]
+}
+
+# start_server [TITAN_PORT [HTTP_PORT]]: start a supervisor on a free RESP
+# port in a temp dir, with the scheduler and the dashboard on the given
+# ports (0, the default: not started) and the directives in $extra_conf;
+# poll until the store answers and, when asked for, the scheduler too.
 start_server() {
 	[ -x "$sup" ] || fail "no $sup (build it first)"
+	tport=${1:-0}
+	hport=${2:-0}
 	dir=$(mktemp -d /tmp/titan-sh-XXXXXX) || fail "mktemp"
 	port=$(free_port) || fail "no free port"
 	cat >"$dir/titan.conf" <<EOF
 port $port
 bind 127.0.0.1
-titan-port 0
-http-port 0
+titan-port $tport
+http-port $hport
 dir $dir
 logfile $dir/titan.log
 shards 2
+${extra_conf:-}
 EOF
 	"$sup" -c "$dir/titan.conf" >"$dir/stdout" 2>&1 &
 	pid=$!
-	i=0
-	until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do
-		kill -0 "$pid" 2>/dev/null || fail "supervisor died at start: $(cat "$dir/stdout")"
-		i=$((i + 1))
-		[ $i -le 150 ] || fail "no PONG on port $port after 15 s"
-		sleep 0.1
-	done
+	poll "no PONG on port $port" pong "$port"
+	[ "$tport" = 0 ] || poll "no scheduler on port $tport" "$build/titan" -p "$tport" workers
 }
 
 # Is process $1 gone or a zombie (exited, not yet reaped by us)?
