@@ -1,6 +1,6 @@
 """redis_py_pubsub.py PORT - what an application does with redis-py's PubSub.
 
-Run by redis_py_pubsub.sh with Debian's /usr/bin/python3 and python3-redis.
+Run by redis_py.sh with Debian's /usr/bin/python3 and python3-redis.
 Several connections are opened so subscribers and publishers land on both
 shards.  Every check runs; the failures are listed and the exit status is 1.
 """
