@@ -1,14 +1,14 @@
 /*
  * journal.c - the journal process: drains the effect log into the AOF's
- * incremental file in large batches (io_uring, or writev when the kernel
- * refuses it), follows appendfsync, publishes the durable position and
- * wakes the shards waiting on it; runs rewrites and BGSAVE in a thread.
+ * incremental file in large batches, follows appendfsync with a sync
+ * thread that overlaps each fdatasync with the writing of the next batch
+ * (group commit), publishes the durable position and wakes the shards
+ * waiting on it; runs rewrites and BGSAVE in a thread.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
 #include <limits.h>
-#include <liburing.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,8 +29,16 @@
 #define J_TICK_MS 100 /* requests, config and retries are seen this often */
 #define J_RETRY_MS 1000 /* after a write error */
 #define J_FSYNC_EVERYSEC_MS 1000
-#define J_RING_ENTRIES 8
 #define J_RW_RETRY_MS 5000 /* Redis' wait before another automatic try */
+/* appendfsync always: how long a free sync thread may wait for the
+ * clients the last sync released to come back with their next writes,
+ * so that one fdatasync covers them all (at most half a sync) */
+#define J_LINGER_MAX_US 1000
+/* appendfsync everysec/no: after a batch, gather the next this long */
+#define J_NAP_US 1000
+/* blocks allocated ahead of the end of the file (FALLOC_FL_KEEP_SIZE):
+ * an fdatasync then has no block allocation to commit */
+#define J_PREALLOC_BYTES (4u << 20)
 
 static volatile sig_atomic_t stop_flag, reopen_flag;
 
@@ -43,9 +51,10 @@ static struct {
 	bool unsynced;
 	int64_t last_fsync_ms;
 	int64_t retry_at_ms;
-	uint64_t resume; /* log position written up to by a previous journal */
-	bool uring;
-	struct io_uring ring;
+	/* log position written up to: by a previous journal (where to go
+	 * on), or not yet synced under appendfsync always */
+	uint64_t resume;
+	uint64_t written; /* log position the file holds up to */
 	/* background work: one at a time, as Redis' one child */
 	struct tn_rewrite rw;
 	bool rw_running;
@@ -57,7 +66,38 @@ static struct {
 	uint64_t bgsave_dirty;
 	int64_t last_auto_check_ms;
 	int64_t rw_retry_at_ms; /* after a failed rewrite */
+	off_t alloc_end; /* blocks allocated up to here; -1: do not */
 } J = {.fd = -1};
+
+/*
+ * The sync thread.  The drain thread writes a batch and asks for a sync
+ * up to it; while that fdatasync runs it writes the next batches, which
+ * the following fdatasync covers together.  Under appendfsync always the
+ * records stay in the log (not released) until synced: a failed sync
+ * rewinds the file and the cursor to the last synced batch.
+ */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t work, idle;
+	pthread_t thread;
+	bool running;
+	bool busy; /* an fdatasync in flight */
+	bool stop;
+	int fd;
+	uint64_t want_pos; /* log position written, to be synced */
+	off_t want_size; /* the file's size then */
+	uint64_t synced_pos;
+	off_t synced_size;
+	_Atomic int err; /* a failed sync, for the drain thread to handle */
+	/* grouping (appendfsync always): records written and synced, the
+	 * size of the last group, how long its sync took, when it ended */
+	bool linger;
+	bool hurry; /* someone waits in sync_quiesce() */
+	uint64_t want_records, synced_records, last_group;
+	int64_t last_sync_us, done_us;
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .idle = PTHREAD_COND_INITIALIZER,
+       .fd = -1};
 
 static void on_stop(int sig)
 {
@@ -104,92 +144,26 @@ static int spawn_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 /* Writing                                                              */
 /* ------------------------------------------------------------------ */
 
-static void uring_setup(void)
-{
-	int r = io_uring_queue_init(J_RING_ENTRIES, &J.ring, 0);
-
-	J.uring = r == 0;
-	if (J.uring)
-		tn_notice("journal: writing the AOF with io_uring (linked "
-			  "fdatasync for appendfsync always)");
-	else
-		tn_notice("journal: io_uring is not available (%s); writing "
-			  "the AOF with writev + fdatasync",
-			  strerror(-r));
-}
-
-/* One writev (+ a linked fdatasync) through the ring; the bytes written
- * or -errno, the sync's result in *sync_rc. */
-static ssize_t uring_writev(const struct iovec *iov, int n, off_t off,
-			    bool sync, int *sync_rc)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&J.ring);
-	struct io_uring_cqe *cqe;
-	ssize_t w = -EIO;
-	int i, want = sync ? 2 : 1, r;
-
-	*sync_rc = 0;
-	io_uring_prep_writev(sqe, J.fd, iov, (unsigned)n, (uint64_t)off);
-	io_uring_sqe_set_data64(sqe, 1);
-	if (sync) {
-		sqe->flags |= IOSQE_IO_LINK;
-		sqe = io_uring_get_sqe(&J.ring);
-		io_uring_prep_fsync(sqe, J.fd, IORING_FSYNC_DATASYNC);
-		io_uring_sqe_set_data64(sqe, 2);
-	}
-	do
-		r = io_uring_submit_and_wait(&J.ring, (unsigned)want);
-	while (r == -EINTR);
-	if (r < 0)
-		return r;
-	for (i = 0; i < want; i++) {
-		do
-			r = io_uring_wait_cqe(&J.ring, &cqe);
-		while (r == -EINTR);
-		if (r < 0)
-			return r;
-		if (io_uring_cqe_get_data64(cqe) == 1)
-			w = cqe->res;
-		else
-			*sync_rc = cqe->res;
-		io_uring_cqe_seen(&J.ring, cqe);
-	}
-	return w;
-}
-
 /*
- * Write the batch at J.size, with its fdatasync when `sync`.  0, or
- * -errno (a short write is retried for the rest; the caller cuts a
- * partial batch away).
+ * Write the batch at J.size.  0, or -errno (a short write is retried for
+ * the rest; the caller cuts a partial batch away).  A buffered write is
+ * a plain syscall: io_uring would hand it to a kernel worker thread.
  */
-static int write_batch(struct iovec *iov, int n, size_t total, bool sync)
+static int write_batch(struct iovec *iov, int n, size_t total)
 {
 	off_t off = J.size;
 
 	while (total) {
-		int sync_rc = 0;
-		ssize_t w;
+		ssize_t w = pwritev(J.fd, iov, n, off);
 
-		/* a buffered write alone costs less as a plain syscall: the
-		 * ring hands appends to a kernel worker thread */
-		if (J.uring && sync) {
-			w = uring_writev(iov, n, off, sync, &sync_rc);
-		} else {
-			w = pwritev(J.fd, iov, n, off);
-			if (w < 0)
-				w = -errno;
-			else if ((size_t)w == total && sync &&
-				 fdatasync(J.fd) < 0)
-				sync_rc = -errno;
-		}
-		if (w == -EINTR || w == -EAGAIN)
+		if (w < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (w < 0)
-			return (int)w;
+			return -errno;
 		if (w == 0)
 			return -EIO;
 		if ((size_t)w == total)
-			return sync_rc == -ECANCELED ? -EIO : sync_rc;
+			return 0;
 		/* short: the rest after the bytes that made it */
 		total -= (size_t)w;
 		off += w;
@@ -208,6 +182,36 @@ static int write_batch(struct iovec *iov, int n, size_t total, bool sync)
 	return 0;
 }
 
+/* Allocate the file's blocks ahead of the writes, keeping its size: the
+ * visible file stays a valid AOF (no zeroed tail) at every instant. */
+static void prealloc(size_t total)
+{
+	off_t from;
+
+	if (J.alloc_end < 0 || J.size + (off_t)total + (1 << 20) <= J.alloc_end)
+		return;
+	from = J.alloc_end > J.size ? J.alloc_end : J.size;
+	if (fallocate(J.fd, FALLOC_FL_KEEP_SIZE, from, J_PREALLOC_BYTES) < 0) {
+		/* not supported, or no room: plain appends (the write itself
+		 * reports a full disk) */
+		J.alloc_end = -1;
+		return;
+	}
+	J.alloc_end = from + J_PREALLOC_BYTES;
+}
+
+/* Give back the blocks allocated past the end of a file we leave (ext4
+ * frees them on a truncation to the same size; a hole punched past the
+ * end is ignored). */
+static void prealloc_release(void)
+{
+	if (J.fd >= 0 && J.alloc_end > J.size && ftruncate(J.fd, J.size) < 0)
+		tn_verbose("could not free the blocks allocated past the end of "
+			   "the AOF file: %s",
+			   strerror(errno));
+	J.alloc_end = 0;
+}
+
 static void wake_shards(void)
 {
 	uint32_t bits = atomic_exchange(&J.l->shard_waiting, 0);
@@ -220,13 +224,163 @@ static void wake_shards(void)
 	}
 }
 
-/* Everything up to `pos` is as durable as the policy asks. */
-static void publish(uint64_t pos)
+/* Everything up to `pos` is as durable as the policy asks (S.mu held:
+ * both threads publish). */
+static void publish_locked(uint64_t pos)
 {
 	if (pos > atomic_load(&J.l->durable))
 		atomic_store(&J.l->durable, pos);
 	wake_shards();
 	tn_elog_release(J.l, pos);
+}
+
+static void publish(uint64_t pos)
+{
+	pthread_mutex_lock(&S.mu);
+	publish_locked(pos);
+	pthread_mutex_unlock(&S.mu);
+}
+
+/*
+ * Group commit: the clients the last sync released come back with their
+ * next writes a moment later.  Syncing at once would split them into two
+ * groups that alternate (each waiting for the other's sync); waiting,
+ * for at most half a sync, until as many records are pending as the last
+ * group had keeps them in one, and halves the syncs.  True after a wait
+ * (S.mu held throughout but during the wait): look again.
+ */
+static bool linger_more(void)
+{
+	int64_t now, until;
+	struct timespec ts;
+
+	if (!S.linger || S.hurry ||
+	    S.want_records - S.synced_records >= S.last_group)
+		return false;
+	now = tn_monotonic_us();
+	until = S.done_us + TN_MIN(S.last_sync_us / 2, J_LINGER_MAX_US);
+	if (now >= until)
+		return false;
+	ts.tv_sec = until / 1000000;
+	ts.tv_nsec = (until % 1000000) * 1000;
+	pthread_cond_timedwait(&S.work, &S.mu, &ts);
+	return true;
+}
+
+static void *sync_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&S.mu);
+	for (;;) {
+		uint64_t pos;
+		off_t size;
+		uint64_t records;
+		int64_t t0;
+		int fd, err = 0;
+
+		while (!S.stop && (S.err || S.fd < 0 ||
+				   S.want_pos <= S.synced_pos))
+			pthread_cond_wait(&S.work, &S.mu);
+		if (S.stop)
+			break;
+		if (linger_more())
+			continue;
+		pos = S.want_pos;
+		size = S.want_size;
+		fd = S.fd;
+		records = S.want_records;
+		S.busy = true;
+		pthread_mutex_unlock(&S.mu);
+		t0 = tn_monotonic_us();
+		if (fdatasync(fd) < 0)
+			err = errno;
+		pthread_mutex_lock(&S.mu);
+		S.busy = false;
+		if (err) {
+			S.err = err;
+		} else {
+			S.synced_pos = pos;
+			S.synced_size = size;
+			S.done_us = tn_monotonic_us();
+			S.last_sync_us = S.done_us - t0;
+			S.last_group = records - S.synced_records;
+			S.synced_records = records;
+			publish_locked(pos);
+		}
+		pthread_cond_broadcast(&S.idle);
+		if (err)
+			tn_elog_wake(J.l); /* the drain thread handles it */
+	}
+	pthread_mutex_unlock(&S.mu);
+	return NULL;
+}
+
+/* Ask for a sync of everything written so far (does not wait). */
+static void sync_request(bool linger, int records)
+{
+	pthread_mutex_lock(&S.mu);
+	S.fd = J.fd;
+	S.linger = linger;
+	S.want_records += (uint64_t)records;
+	if (J.written > S.want_pos)
+		S.want_pos = J.written;
+	S.want_size = J.size;
+	pthread_cond_signal(&S.work);
+	pthread_mutex_unlock(&S.mu);
+}
+
+/*
+ * Wait until every sync asked for is done, or failed: before the file
+ * changes under the thread (switch, truncation, close).  0 or the errno
+ * of a failed sync (left for sync_failed()).
+ */
+static int sync_quiesce(void)
+{
+	int err;
+
+	pthread_mutex_lock(&S.mu);
+	S.hurry = true;
+	pthread_cond_signal(&S.work);
+	while (S.running && (S.busy || (!S.err && S.fd >= 0 &&
+					S.want_pos > S.synced_pos)))
+		pthread_cond_wait(&S.idle, &S.mu);
+	S.hurry = false;
+	err = S.err;
+	pthread_mutex_unlock(&S.mu);
+	return err;
+}
+
+/* A new file (or none): the sync thread starts from its state. */
+static void sync_set_file(void)
+{
+	uint64_t at = atomic_load(&J.l->consumed);
+
+	J.written = J.resume > at ? J.resume : at;
+	pthread_mutex_lock(&S.mu);
+	S.fd = J.fd;
+	S.want_pos = S.synced_pos = J.written;
+	S.want_size = S.synced_size = J.size;
+	S.err = 0;
+	pthread_mutex_unlock(&S.mu);
+}
+
+static void sync_start(void)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	/* timed waits on the clock tn_monotonic_us() reads */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&S.work, &ca);
+	pthread_condattr_destroy(&ca);
+	r = spawn_thread(&S.thread, sync_thread, NULL);
+
+	S.running = r == 0;
+	if (r)
+		tn_warn("journal: cannot start the sync thread: %s; syncing "
+			"in the drain thread",
+			strerror(-r));
 }
 
 static void write_failed(int err, size_t total)
@@ -236,7 +390,9 @@ static void write_failed(int err, size_t total)
 			"writes are refused (MISCONF) until it works again, "
 			"retrying every second",
 			tn_conf->appendfilename, J.seq, strerror(err));
-	/* whatever made it of the batch goes: the file keeps whole commands */
+	/* whatever made it of the batch goes: the file keeps whole commands
+	 * (and ext4 frees the blocks allocated ahead with it) */
+	J.alloc_end = 0;
 	if (ftruncate(J.fd, J.size) < 0)
 		tn_warn("Could not remove the partial batch (%zu bytes) from the "
 			"AOF file after the error (ftruncate: %s); a restart will "
@@ -246,17 +402,72 @@ static void write_failed(int err, size_t total)
 	J.retry_at_ms = tn_mstime() + J_RETRY_MS;
 }
 
+/*
+ * A sync failed.  Under appendfsync always nothing past the last good
+ * sync was released: cut the file back to it and write those records
+ * again when the retry comes.  Otherwise (everysec) the records are
+ * released already: the file keeps them, the next sync retries.
+ */
+static void sync_failed(void)
+{
+	bool rewind;
+	int err;
+
+	pthread_mutex_lock(&S.mu);
+	err = S.err;
+	rewind = err && S.synced_pos >= atomic_load(&J.l->consumed);
+	if (rewind) {
+		J.size = S.synced_size;
+		J.resume = J.written = S.synced_pos;
+		S.want_pos = S.synced_pos;
+		S.want_size = S.synced_size;
+	}
+	S.err = 0;
+	pthread_mutex_unlock(&S.mu);
+	if (!err)
+		return;
+	if (rewind) {
+		atomic_store(&tn_seg->aof_good_size, (uint64_t)J.size);
+		atomic_store(&tn_seg->aof_good_pos, J.resume);
+	}
+	write_failed(err, 0);
+}
+
+/* fdatasync now, in this thread (no sync thread): 0, or -errno with the
+ * failure handled as the thread's would be. */
+static int sync_here(void)
+{
+	int err = fdatasync(J.fd) < 0 ? errno : 0;
+
+	pthread_mutex_lock(&S.mu);
+	if (err) {
+		S.err = err;
+		pthread_mutex_unlock(&S.mu);
+		sync_failed();
+		return -err;
+	}
+	if (J.written > S.synced_pos)
+		S.synced_pos = J.written;
+	S.want_pos = S.synced_pos;
+	S.want_size = S.synced_size = J.size;
+	publish_locked(S.synced_pos);
+	pthread_mutex_unlock(&S.mu);
+	return 0;
+}
+
 static void everysec_fsync(int64_t now)
 {
 	if (!J.unsynced || J.fd < 0 ||
 	    now - J.last_fsync_ms < J_FSYNC_EVERYSEC_MS)
 		return;
-	if (fdatasync(J.fd) < 0) {
-		write_failed(errno, 0);
-		return;
-	}
 	J.unsynced = false;
 	J.last_fsync_ms = now;
+	if (S.running) {
+		/* Redis' background fsync: the drain goes on meanwhile */
+		sync_request(false, 0);
+		return;
+	}
+	sync_here();
 }
 
 /*
@@ -267,15 +478,18 @@ static bool drain_once(void)
 {
 	struct iovec iov[J_BATCH_IOV];
 	uint64_t consumed = atomic_load(&J.l->consumed);
-	uint64_t cur = consumed > J.resume ? consumed : J.resume, end = cur;
+	uint64_t cur, end;
 	size_t total = 0, len;
 	const void *p;
 	bool always;
 	int n = 0, r;
 
+	if (J.fd >= 0 && S.err)
+		sync_failed();
 	if (J.fd >= 0 && atomic_load(&J.l->write_errno) &&
 	    tn_mstime() < J.retry_at_ms)
 		return false;
+	cur = end = consumed > J.resume ? consumed : J.resume;
 	while (n < J_BATCH_IOV && total < J_BATCH_BYTES &&
 	       (p = tn_elog_read(J.l, &cur, &len))) {
 		iov[n].iov_base = (void *)p;
@@ -284,8 +498,9 @@ static bool drain_once(void)
 		end = cur;
 	}
 	if (!n) {
-		if (cur > consumed)
-			tn_elog_release(J.l, cur); /* padding only */
+		/* padding only; not while written records wait for a sync */
+		if (cur > consumed && J.resume <= consumed)
+			tn_elog_release(J.l, cur);
 		return false;
 	}
 	if (J.fd < 0) {
@@ -294,7 +509,8 @@ static bool drain_once(void)
 		return true;
 	}
 	always = tn_conf->appendfsync == TN_FSYNC_ALWAYS;
-	r = write_batch(iov, n, total, always);
+	prealloc(total);
+	r = write_batch(iov, n, total);
 	if (r < 0) {
 		write_failed(-r, total);
 		return false;
@@ -304,17 +520,25 @@ static bool drain_once(void)
 	atomic_store(&tn_seg->aof_good_size, (uint64_t)J.size);
 	atomic_store(&tn_seg->aof_good_pos, end);
 	atomic_fetch_add(&tn_seg->aof_current_size, total);
+	J.written = end;
 	if (atomic_load(&J.l->write_errno)) {
 		tn_warn("AOF write error looks solved, Titan can write again.");
 		atomic_store(&J.l->write_errno, 0);
 	}
+	tn_repl_feed(iov, n);
 	if (always) {
+		/* durable once synced: the sync thread publishes it, and
+		 * syncs what comes meanwhile in one go (group commit) */
+		J.resume = end;
 		J.unsynced = false;
 		J.last_fsync_ms = tn_mstime();
-	} else {
-		J.unsynced = true;
+		if (S.running)
+			sync_request(true, n);
+		else
+			sync_here();
+		return true;
 	}
-	tn_repl_feed(iov, n);
+	J.unsynced = true;
 	publish(end);
 	return true;
 }
@@ -405,18 +629,37 @@ static int aof_open(void)
 	tn_manifest_free(&m);
 	atomic_store(&tn_seg->aof_on, 1);
 	J.last_fsync_ms = tn_mstime();
+	J.alloc_end = 0;
+	sync_set_file();
+	/* what the previous journal wrote but did not sync: sync it now,
+	 * the shards may hold replies for it */
+	if (J.resume > atomic_load(&J.l->durable))
+		sync_here();
 	return 0;
+}
+
+/* Before a file is left: its syncs done, its spare blocks given back. */
+static void aof_leave(void)
+{
+	int err = sync_quiesce();
+
+	if (err)
+		tn_warn("fsync of the AOF file %s.%lld.incr.aof failed: %s",
+			tn_conf->appendfilename, J.seq, strerror(err));
+	prealloc_release();
+	if (fdatasync(J.fd) < 0)
+		tn_warn("fsync of the AOF file failed at close: %s",
+			strerror(errno));
 }
 
 static void aof_close(void)
 {
 	if (J.fd < 0)
 		return;
-	if (fdatasync(J.fd) < 0)
-		tn_warn("fsync of the AOF file failed at close: %s",
-			strerror(errno));
+	aof_leave();
 	close(J.fd);
 	J.fd = -1;
+	sync_set_file();
 	atomic_store(&tn_seg->aof_on, 0);
 }
 
@@ -449,9 +692,7 @@ static void rewrite_start(void)
 	if (r == 0 && fd >= 0) {
 		/* the switch point: everything before is in the old file */
 		if (J.fd >= 0) {
-			if (fdatasync(J.fd) < 0)
-				tn_warn("fsync of the old AOF file: %s",
-					strerror(errno));
+			aof_leave();
 			close(J.fd);
 		}
 		J.fd = fd;
@@ -459,6 +700,8 @@ static void rewrite_start(void)
 		J.size = (off_t)strlen(TN_AOF_SELECT0);
 		J.unsynced = false;
 		J.resume = 0;
+		J.alloc_end = 0;
+		sync_set_file();
 		atomic_store(&tn_seg->aof_good_size, (uint64_t)J.size);
 		atomic_store(&tn_seg->aof_good_pos, atomic_load(&J.l->consumed));
 		atomic_store(&tn_seg->aof_incr_seq, J.seq);
@@ -509,8 +752,10 @@ static void rewrite_reap(void)
 		J.rw_retry_at_ms = now + J_RW_RETRY_MS;
 		if (J.turning_on) {
 			/* no base: the AOF cannot be on yet; try again */
+			aof_leave();
 			close(J.fd);
 			J.fd = -1;
+			sync_set_file();
 			atomic_store(&tn_seg->aof_on, 0);
 		}
 	}
@@ -646,6 +891,8 @@ static void journal_exit(void)
 	/* the shards are gone: write what they left */
 	while (drain_once())
 		;
+	if (J.fd >= 0)
+		sync_quiesce();
 	if (J.fd >= 0 && tn_elog_committed(J.l) > atomic_load(&J.l->consumed)) {
 		tn_warn("journal: exiting with unwritten records (%s): the "
 			"last writes were not saved",
@@ -661,6 +908,19 @@ static void journal_exit(void)
 	_exit(rc);
 }
 
+/* Under appendfsync always a reply waits for its batch: no gathering. */
+/*
+ * Nap between batches to let the next one grow: only when no reply waits
+ * for these writes (not appendfsync always) and no replica waits for the
+ * stream (the nap would be replication lag).
+ */
+static bool gathering(void)
+{
+	if (atomic_load(&tn_seg->repl_nreplicas) > 0)
+		return false;
+	return J.fd < 0 || tn_conf->appendfsync != TN_FSYNC_ALWAYS;
+}
+
 void tn_journal_main(void)
 {
 	int rc;
@@ -672,7 +932,8 @@ void tn_journal_main(void)
 		tn_warn("the AOF directory path is too long");
 		_exit(TN_EXIT_NORESPAWN);
 	}
-	uring_setup();
+	sync_start();
+	tn_elog_prefault(J.l);
 	rc = tn_repl_master_start();
 	if (rc < 0)
 		tn_warn("journal: cannot start the replication thread: %s; "
@@ -696,8 +957,18 @@ void tn_journal_main(void)
 		if (stop_flag)
 			journal_exit();
 		housekeeping();
-		for (i = 0; i < 64 && drain_once(); i++)
-			;
+		if (gathering()) {
+			i = drain_once();
+			if (i) {
+				/* replies do not wait for these writes: let
+				 * the next batch grow for a moment, unwoken */
+				tn_elog_nap(J.l, J_NAP_US);
+				continue;
+			}
+		} else {
+			for (i = 0; i < 64 && drain_once(); i++)
+				;
+		}
 		if (i == 0 && J.fd >= 0 && atomic_load(&J.l->write_errno)) {
 			/* records wait for the retry: do not spin on them */
 			usleep(J_TICK_MS * 1000);

@@ -1,7 +1,8 @@
 /*
- * snapshot.c - the keyspace written out one stripe at a time: each
- * stripe is serialised under its lock into memory of this process, and
- * written after the unlock, so no lock is held across disk I/O.
+ * snapshot.c - the keyspace written out one stripe at a time, each in
+ * chunks of a few hundred keys serialised under its lock into memory of
+ * this process and written after the unlock: no lock is held across disk
+ * I/O nor for a whole stripe.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +18,13 @@
 #include "store/store.h"
 #include "util/util.h"
 
+/* Keys serialised per hold of a stripe's lock: a client waits for one
+ * chunk at most, not for the whole stripe. */
+#define SNAP_CHUNK_KEYS 256
+
 struct snap {
 	int fd;
+	unsigned visited; /* keys seen in this chunk */
 	bool rdb;
 	bool compress;
 	int64_t now_ms;
@@ -66,6 +72,7 @@ static void snap_entry(void *arg, tn_off off)
 	struct snap *sn = arg;
 	const struct kentry_shm *e = tn_ptr(off);
 
+	sn->visited++;
 	if (tn_kentry_expired(e, sn->now_ms))
 		return;
 	if (sn->rdb)
@@ -74,20 +81,72 @@ static void snap_entry(void *arg, tn_off off)
 		tn_resp_put_key(&sn->b, e);
 }
 
+/* Let the stripe shrink again after a walk given up half way. */
+static void snap_unhold(struct stripe_shm *s)
+{
+	if (!tn_stripe_walk_lock(s, false))
+		return;
+	tn_dict_hold_size(&s->keys, false);
+	tn_stripe_walk_unlock(s);
+}
+
+/*
+ * One stripe, a chunk per hold of its lock, with a SCAN cursor.  The
+ * result is fuzzy (a key written between two chunks is in whichever
+ * state the walk found it), which replays right: every write after the
+ * rewrite began is in the new incremental file, as an idempotent state
+ * assignment.  No key may come twice (Redis refuses an RDB with a
+ * duplicate key): the cursor visits each bucket once as long as the
+ * table does not shrink, so it is held from shrinking meanwhile.
+ */
+static int snap_stripe(struct snap *sn, struct stripe_shm *s)
+{
+	struct dict_shm *d = &s->keys;
+	uint64_t cursor = 0;
+	bool first = true;
+	int rc;
+
+	do {
+		if (!tn_stripe_walk_lock(s, false))
+			return -EIO; /* poisoned: the store restarts */
+		if (first) {
+			/* finishing a shrink under way moves entries: a
+			 * write (walk_unlock clears the flag) */
+			if (d->rehash_idx >= 0)
+				s->writing = 1;
+			tn_dict_hold_size(d, true);
+			first = false;
+		} else if (!tn_dict_size_held(d)) {
+			/* FLUSHALL emptied it meanwhile: what it holds now
+			 * came later, so is in the increment after it */
+			tn_stripe_walk_unlock(s);
+			return 0;
+		}
+		sn->now_ms = tn_mstime();
+		sn->visited = 0;
+		do
+			cursor = tn_dict_scan(d, cursor, snap_entry, sn);
+		while (cursor && sn->visited < SNAP_CHUNK_KEYS);
+		if (!cursor)
+			tn_dict_hold_size(d, false);
+		tn_stripe_walk_unlock(s);
+		rc = snap_flush(sn);
+		if (rc < 0) {
+			if (cursor)
+				snap_unhold(s);
+			return rc;
+		}
+	} while (cursor);
+	return 0;
+}
+
 static int snap_stripes(struct snap *sn)
 {
 	uint32_t i;
 	int rc;
 
 	for (i = 0; i < tn_seg->nstripes; i++) {
-		struct stripe_shm *s = tn_stripe(i);
-
-		if (!tn_stripe_walk_lock(s, false))
-			return -EIO; /* poisoned: the store restarts */
-		sn->now_ms = tn_mstime();
-		tn_dict_foreach(&s->keys, snap_entry, sn);
-		tn_stripe_walk_unlock(s);
-		rc = snap_flush(sn);
+		rc = snap_stripe(sn, tn_stripe(i));
 		if (rc < 0)
 			return rc;
 	}

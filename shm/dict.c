@@ -235,7 +235,8 @@ int tn_dict_add(struct dict_shm *d, struct slab_cache_shm *c, tn_off e,
 
 void tn_dict_shrink(struct dict_shm *d, struct slab_cache_shm *c)
 {
-	if (rehashing(d) || !d->table[0] || d->size[0] <= DICT_MIN_SIZE)
+	if (rehashing(d) || !d->table[0] || d->size[0] <= DICT_MIN_SIZE ||
+	    (d->flags & TN_DICT_NO_SHRINK))
 		return;
 	if (d->used[0] * 10 >= d->size[0])
 		return;
@@ -401,6 +402,23 @@ void tn_dict_release(struct dict_shm *d)
 	tn_free(d->table[0]);
 	tn_free(d->table[1]);
 	tn_dict_init(d, d->key_at);
+}
+
+void tn_dict_hold_size(struct dict_shm *d, bool on)
+{
+	if (!on) {
+		d->flags &= ~TN_DICT_NO_SHRINK;
+		return;
+	}
+	/* a shrink moves entries from visited buckets to unvisited ones */
+	while (rehashing(d) && d->size[1] < d->size[0])
+		rehash(d, 1024);
+	d->flags |= TN_DICT_NO_SHRINK;
+}
+
+bool tn_dict_size_held(const struct dict_shm *d)
+{
+	return (d->flags & TN_DICT_NO_SHRINK) != 0;
 }
 
 uint64_t tn_dict_overhead(const struct dict_shm *d)

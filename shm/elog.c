@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@ _Static_assert(offsetof(struct elog_shm, consumed) % TN_CACHELINE == 0,
 #define ELOG_PAD 1u /* flags: filler up to the end of the ring */
 #define ELOG_MORE 2u /* flags: a chunk, the record goes on in the next */
 #define ELOG_SPACE_WAIT_MS 100 /* re-check shutdown this often */
+#define ELOG_SLEEPING 1u /* journal_sleeping: wake it for any record */
+#define ELOG_NAPPING 2u /* journal_sleeping: it wakes by itself soon */
 
 /* The header that starts every record, 8-byte aligned in the ring. */
 struct elog_hdr {
@@ -104,12 +107,20 @@ static struct {
 	struct elog_shm *pending; /* a record was committed, no wake yet */
 } defer;
 
-static void wake_now(struct elog_shm *l)
+/*
+ * Wake the journal if it sleeps.  A journal that naps (gathering a batch
+ * for a moment, appendfsync everysec or no) wakes by itself: only a
+ * producer short of room (`force`) cuts the nap short.
+ */
+static void wake_now(struct elog_shm *l, bool force)
 {
+	uint32_t s = atomic_load(&l->journal_sleeping);
+
 	/* seq_cst after the commit: either the journal's re-check after
 	 * setting journal_sleeping sees our record, or we see the flag */
-	if (atomic_load(&l->journal_sleeping) &&
-	    atomic_exchange(&l->journal_sleeping, 0)) {
+	if (!s || (s == ELOG_NAPPING && !force))
+		return;
+	if (atomic_exchange(&l->journal_sleeping, 0)) {
 		atomic_fetch_add(&l->journal_futex, 1);
 		futex_wake_all(&l->journal_futex);
 	}
@@ -121,11 +132,25 @@ static void wake_journal(struct elog_shm *l)
 		defer.pending = l;
 		return;
 	}
-	wake_now(l);
+	wake_now(l, false);
+}
+
+/* Map the ring's pages in this process now: a fault per 4 KB page on
+ * the write path costs more than the whole ring once. */
+static void prefault(struct elog_shm *l)
+{
+#ifdef MADV_POPULATE_WRITE
+	madvise(tn_base + l->data_off, l->size, MADV_POPULATE_WRITE);
+#else
+	(void)l;
+#endif
 }
 
 void tn_elog_defer_wakes(bool on)
 {
+	/* a shard starting its loop: it produces from now on */
+	if (on && !defer.on && tn_elog())
+		prefault(tn_elog());
 	defer.on = on;
 	if (!on)
 		tn_elog_flush_wakes();
@@ -137,7 +162,7 @@ void tn_elog_flush_wakes(void)
 
 	if (l) {
 		defer.pending = NULL;
-		wake_now(l);
+		wake_now(l, false);
 	}
 }
 
@@ -158,7 +183,7 @@ static bool wait_room(struct elog_shm *l, uint64_t at, uint64_t need)
 		/* the journal frees the room: it must not sleep on our
 		 * deferred records meanwhile */
 		tn_elog_flush_wakes();
-		wake_now(l);
+		wake_now(l, true);
 		v = atomic_load(&l->space_futex);
 		atomic_fetch_add(&l->space_waiters, 1);
 		/* seq_cst against the journal's store of `consumed` then
@@ -256,7 +281,7 @@ uint64_t tn_elog_append_to(struct elog_shm *l, const void *p, size_t len)
 			break;
 		commit(l, at, src, n);
 		/* the journal frees room for the next chunk: at once */
-		wake_now(l);
+		wake_now(l, true);
 		src += n;
 		len -= n;
 		end = at + rec_bytes(n);
@@ -329,11 +354,28 @@ void tn_elog_wait_at(struct elog_shm *l, uint64_t cursor, int timeout_ms)
 	uint32_t v = atomic_load(&l->journal_futex);
 	size_t len;
 
-	atomic_store(&l->journal_sleeping, 1);
+	atomic_store(&l->journal_sleeping, ELOG_SLEEPING);
 	/* a producer that committed before seeing the flag is found here */
 	if (!tn_elog_read(l, &cursor, &len) && !shutting_down())
 		futex_wait_ms(&l->journal_futex, v, timeout_ms);
 	atomic_store(&l->journal_sleeping, 0);
+}
+
+void tn_elog_nap(struct elog_shm *l, int timeout_us)
+{
+	uint32_t v = atomic_load(&l->journal_futex);
+	struct timespec ts = {.tv_sec = timeout_us / 1000000,
+			      .tv_nsec = (long)(timeout_us % 1000000) * 1000};
+
+	atomic_store(&l->journal_sleeping, ELOG_NAPPING);
+	if (!shutting_down())
+		futex(&l->journal_futex, FUTEX_WAIT, v, &ts);
+	atomic_store(&l->journal_sleeping, 0);
+}
+
+void tn_elog_prefault(struct elog_shm *l)
+{
+	prefault(l);
 }
 
 void tn_elog_wait(struct elog_shm *l, int timeout_ms)

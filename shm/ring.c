@@ -105,6 +105,22 @@ void tn_ring_wake_reset(struct ring_shm *r)
 	atomic_store(&r->wake_pending, 0);
 }
 
+void tn_ring_want_space(struct ring_shm *r, unsigned who)
+{
+	/* seq_cst with the consumer's head store and exchange below: either
+	 * it sees our bit, or our next push sees its room */
+	atomic_fetch_or(&r->space_wanted, 1u << (who & 31));
+}
+
+uint32_t tn_ring_space_claim(struct ring_shm *r)
+{
+	/* the head stores before this load (store-load order) */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!atomic_load_explicit(&r->space_wanted, memory_order_relaxed))
+		return 0;
+	return atomic_exchange(&r->space_wanted, 0);
+}
+
 const void *tn_ring_peek(struct ring_shm *r, uint32_t *kind, size_t *len)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);

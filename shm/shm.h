@@ -141,8 +141,12 @@ struct dict_shm {
 	uint64_t used[2];
 	int64_t rehash_idx; /* -1 when not rehashing */
 	uint32_t key_at;
-	uint32_t spare;
+	uint32_t flags; /* TN_DICT_NO_SHRINK */
 };
+
+/* A cursor walks the table across lock releases: no shrink meanwhile
+ * (it would bring back keys already visited).  Cleared by a release. */
+#define TN_DICT_NO_SHRINK 1u
 
 uint64_t tn_hash(const void *key, size_t len);
 void tn_hash_seed(const uint8_t seed[16]);
@@ -171,6 +175,15 @@ void tn_dict_replace(struct dict_shm *d, tn_off old, tn_off new, uint64_t h);
 int tn_dict_rehash(struct dict_shm *d, struct slab_cache_shm *c, int steps);
 /* Shrink if mostly empty (call after deletions). */
 void tn_dict_shrink(struct dict_shm *d, struct slab_cache_shm *c);
+/*
+ * Keep the table from shrinking (`on`) while a tn_dict_scan cursor
+ * walks it in several holds of its lock, so that no entry is visited
+ * twice; a shrink already under way is finished first.  Growth stays
+ * allowed.  tn_dict_size_held() turns false if the dict was released
+ * (emptied) meanwhile.
+ */
+void tn_dict_hold_size(struct dict_shm *d, bool on);
+bool tn_dict_size_held(const struct dict_shm *d);
 /* A uniformly-ish random entry (0 when empty). */
 tn_off tn_dict_random(struct dict_shm *d);
 /*
@@ -302,7 +315,9 @@ struct ring_shm {
 	/* Set by the producer that wakes the consumer, cleared by the
 	 * consumer before it drains: one wake for many records. */
 	_Atomic uint32_t wake_pending;
-	uint32_t spare1;
+	/* Producers (a bit each) that found the ring full and wait to be
+	 * woken once the consumer has made room. */
+	_Atomic uint32_t space_wanted;
 	uint64_t spare2[6];
 } TN_SHM_ALIGNED;
 
@@ -326,6 +341,12 @@ int tn_ring_push(struct ring_shm *r, uint32_t kind, const struct iovec *iov,
 bool tn_ring_wake_claim(struct ring_shm *r);
 /* Consumer: clear the wake flag, then drain everything. */
 void tn_ring_wake_reset(struct ring_shm *r);
+/* Producer `who` (0..31) found the ring full: ask to be told when the
+ * consumer has made room.  Push again after this, before waiting. */
+void tn_ring_want_space(struct ring_shm *r, unsigned who);
+/* Consumer, after releasing records: the producers to wake (a bit each,
+ * cleared), or 0. */
+uint32_t tn_ring_space_claim(struct ring_shm *r);
 /* Consumer: the oldest record, in place, or NULL when empty.  Valid
  * until tn_ring_pop(). */
 const void *tn_ring_peek(struct ring_shm *r, uint32_t *kind, size_t *len);
@@ -424,6 +445,15 @@ void tn_elog_release(struct elog_shm *l, uint64_t pos);
  * (tn_elog_wait) or at `cursor` (tn_elog_wait_at). */
 void tn_elog_wait(struct elog_shm *l, int timeout_ms);
 void tn_elog_wait_at(struct elog_shm *l, uint64_t cursor, int timeout_ms);
+/*
+ * Consumer: sleep up to `timeout_us` gathering records into a larger
+ * batch; producers do not wake a napping journal unless they wait for
+ * room (tn_elog_wake still does).
+ */
+void tn_elog_nap(struct elog_shm *l, int timeout_us);
+/* Map the ring's pages in this process (a consumer, before its loop;
+ * tn_elog_defer_wakes(true) does it for a producer). */
+void tn_elog_prefault(struct elog_shm *l);
 /* Wake the journal now (a request flag was set, shutdown). */
 void tn_elog_wake(struct elog_shm *l);
 /* This process (a shard) batches its journal wakes: appends only note
@@ -591,6 +621,14 @@ struct seg_shm {
 	 * nothing of the old master lands after the reply */
 	_Atomic uint32_t repl_gen;
 	_Atomic int32_t repl_applying;
+	/* a full sync's RDB transfer, for INFO's master_sync_* (the replica
+	 * process writes); size -1 until the size line, 0 for the EOF form */
+	_Atomic int64_t repl_transfer_size;
+	_Atomic int64_t repl_transfer_read;
+	_Atomic int64_t repl_down_since_ms; /* link lost at; 0: never up */
+	/* a master turned replica: INFO shows its own offset until a sync
+	 * (Redis' cached master "using myself") */
+	_Atomic int32_t repl_self_cached;
 };
 
 extern struct seg_shm *tn_seg;

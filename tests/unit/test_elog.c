@@ -1,8 +1,9 @@
 /*
  * test_elog.c - the effect log on a MAP_SHARED ring: record order, the
  * padding at the wrap, chunks of a record bigger than the ring, several
- * producer processes at once, back-pressure on a full ring, and the
- * journal wakes a shard defers to the end of its loop round.
+ * producer processes at once, back-pressure on a full ring, the
+ * journal wakes a shard defers to the end of its loop round, and the
+ * journal's naps that only a producer short of room cuts short.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -408,6 +409,74 @@ Test(elog, deferring_producer_on_a_full_ring_wakes_the_journal)
 		got++;
 		tn_elog_release(l, pos);
 	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/*
+ * A napping journal (gathering a batch under appendfsync everysec) is
+ * not woken by appends: its nap runs out by itself.  A producer short of
+ * room does cut it short, or back-pressure would wait out every nap.
+ */
+Test(elog, nap_is_cut_short_only_by_a_producer_short_of_room)
+{
+	_Atomic int64_t *append_ms;
+	char buf[1016];
+	int64_t t0, t1;
+	uint64_t pos;
+	size_t len;
+	pid_t pid;
+	int i, st;
+
+	make_log(4096);
+	append_ms = (_Atomic int64_t *)(tn_base + 2048);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		while (!atomic_load(&l->journal_sleeping))
+			usleep(100);
+		if (!tn_elog_append_to(l, "rec", 3))
+			_exit(1);
+		atomic_store(append_ms, tn_mstime());
+		_exit(0);
+	}
+	t0 = tn_mstime();
+	tn_elog_nap(l, 400000);
+	t1 = tn_mstime();
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	cr_assert_gt(atomic_load(append_ms), 0);
+	cr_assert_lt(atomic_load(append_ms), t1 - 200,
+		     "the append came late (%lld ms into a %lld ms nap)",
+		     (long long)(atomic_load(append_ms) - t0),
+		     (long long)(t1 - t0));
+	cr_expect_geq(t1 - t0, 350, "an append cut the nap short (%lld ms)",
+		      (long long)(t1 - t0));
+	cr_assert_not_null(tn_elog_peek(l, &len, &pos));
+	cr_assert_eq(len, 3);
+
+	/* now a full ring (a fresh one: no padding in the way), and a
+	 * producer that must wait for room */
+	drop_log();
+	make_log(4096);
+	memset(buf, 'x', sizeof(buf));
+	for (i = 0; i < 4; i++)
+		cr_assert_gt(tn_elog_append_to(l, buf, sizeof(buf)), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		while (!atomic_load(&l->journal_sleeping))
+			usleep(100);
+		_exit(tn_elog_append_to(l, "late", 4) ? 0 : 1);
+	}
+	t0 = tn_mstime();
+	tn_elog_nap(l, 10 * 1000000);
+	cr_expect_lt(tn_mstime() - t0, 5000,
+		     "a producer short of room did not wake the nap");
+	while (tn_elog_peek(l, &len, &pos) && len != 4)
+		tn_elog_release(l, pos);
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }

@@ -250,6 +250,20 @@ Test(ring, wake_flag_batches_wakes)
 	cr_expect(tn_ring_wake_claim(ring), "drained: wake again");
 }
 
+/* Producers that found the ring full are told, once each, by bit. */
+Test(ring, space_requests_are_claimed_once)
+{
+	cr_expect_eq(tn_ring_space_claim(ring), 0, "nobody asked");
+	tn_ring_want_space(ring, 1);
+	tn_ring_want_space(ring, 5);
+	tn_ring_want_space(ring, 5);
+	tn_ring_want_space(ring, 33); /* shares bit 1 */
+	cr_expect_eq(tn_ring_space_claim(ring), (1u << 1) | (1u << 5));
+	cr_expect_eq(tn_ring_space_claim(ring), 0, "claimed: cleared");
+	tn_ring_want_space(ring, 31);
+	cr_expect_eq(tn_ring_space_claim(ring), 1u << 31);
+}
+
 #define XPROC_RECORDS 200000u
 
 /* The producer in a child process, the consumer here: every record
