@@ -2,7 +2,8 @@
 # pubsub-compare.sh [TITAN_SUPERVISOR] - pub/sub throughput and latency of
 # Titan against Debian's redis-server, measured by bench/pubsub-bench.c
 # (built here).  ROUNDS=n runs each measurement n times, alternating the
-# servers, and reports each metric's median (a shared, busy machine).
+# servers, and reports each metric's median (a shared, busy machine),
+# with the servers' CPU time per delivered message.
 # See bench/README.md.
 set -u
 
@@ -37,10 +38,38 @@ echo "pubsub-compare: redis-server on $rport, titan ($SHARDS shards) on $tport;"
 	"$SUBS subscribers, $MSGS msgs (window $WINDOW), $LAT_MSGS paced," \
 	"$ROUNDS round(s)" >&2
 
+clk_tck=$(getconf CLK_TCK)
+
+# utime + stime of the processes, in clock ticks ("pid (comm) state ..."
+# with the comm cut off: it may hold blanks)
+cpu_ticks() { # PID...
+	for p in "$@"; do
+		sed 's/.*) //' "/proc/$p/stat" 2>/dev/null
+	done | awk '{ t += $12 + $13 } END { print t + 0 }'
+}
+
+server_pids() { # NAME -> the server's processes (Titan's whole tree)
+	if [ "$1" = redis ]; then
+		echo "$rpid"
+	else
+		echo "$tpid" $(ps --ppid "$tpid" -o pid=)
+	fi
+}
+
+# Server CPU per delivered message: the load on a shared machine moves
+# wall-clock rates by 2x, CPU per message far less.
 run() { # PORT NAME MODE COUNT -> key value lines added to $tmp/NAME.MODE
+	pids=$(server_pids "$2")
+	c0=$(cpu_ticks $pids)
 	"$bin" -p "$1" -m "$3" -n "$4" -s "$SUBS" -w "$WINDOW" \
-		>>"$tmp/$2.$3" 2>>"$tmp/bench.err" ||
+		>"$tmp/run.out" 2>>"$tmp/bench.err" ||
 		die "$2 $3 run failed: $(tail -3 "$tmp/bench.err")"
+	c1=$(cpu_ticks $pids)
+	cat "$tmp/run.out" >>"$tmp/$2.$3"
+	awk -v t=$((c1 - c0)) -v hz="$clk_tck" -v m="$3" '
+		$1 == "tput_delivered" || $1 == "lat_msgs" { n = $2 }
+		END { if (n > 0) printf "%s_cpu_ns_per_msg %.0f\n", m, t * 1e9 / hz / n }
+	' "$tmp/run.out" >>"$tmp/$2.$3"
 }
 
 median() { # FILES... -> each key's median value
@@ -71,7 +100,8 @@ awk '
 	END {
 		printf "%-26s %14s %14s %7s\n", "metric", "redis", "titan", "ratio"
 		n = split("tput_publish_per_s tput_delivered_per_s tput_delivered " \
-			  "lat_p50_us lat_p99_us lat_msgs", k, " ")
+			  "tput_cpu_ns_per_msg lat_p50_us lat_p99_us lat_msgs " \
+			  "lat_cpu_ns_per_msg", k, " ")
 		for (i = 1; i <= n; i++) {
 			ratio = (r[k[i]] + 0 > 0) ? sprintf("%.2f", t[k[i]] / r[k[i]]) : "-"
 			printf "%-26s %14s %14s %7s\n", k[i], r[k[i]], t[k[i]], ratio

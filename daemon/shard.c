@@ -341,9 +341,9 @@ static int client_write(struct shard_client *sc)
 		me->net_out += n;
 	}
 	if (!tn_buf_pending(o)) {
+		/* kept for the next burst; check_clients() gives back a
+		 * big one the client no longer needs */
 		o->off = o->len = 0;
-		if (o->cap > TN_OUT_SHRINK_BYTES)
-			tn_buf_free(o);
 		set_want_write(sc, false);
 		if (c->flags & TN_CLIENT_CLOSE_AFTER_REPLY)
 			return -1;
@@ -476,8 +476,9 @@ static void client_readable(struct shard_client *sc)
 		client_free(sc);
 }
 
-/* CLIENT KILL flags, idle timeouts, and a dead supervisor. */
-static void check_clients(int64_t now)
+/* CLIENT KILL flags; from the cron also idle timeouts and big output
+ * buffers no longer in use. */
+static void check_clients(int64_t now, bool cron)
 {
 	struct shard_client *sc, *next;
 
@@ -489,6 +490,11 @@ static void check_clients(int64_t now)
 			client_free(sc);
 			continue;
 		}
+		if (!cron)
+			continue;
+		if (sc->c.out.cap > TN_OUT_SHRINK_BYTES &&
+		    !tn_buf_pending(&sc->c.out))
+			tn_buf_free(&sc->c.out);
 		/* as Redis, subscribers wait for messages without a limit */
 		if (tn_conf->timeout_s > 0 &&
 		    now - sc->c.last_ms > (int64_t)tn_conf->timeout_s * 1000 &&
@@ -522,7 +528,7 @@ static void cron(void)
 	/* expired keys announced to this shard's own subscribers */
 	if (tn_pubsub_pending())
 		pubsub_deliver();
-	check_clients(now);
+	check_clients(now, true);
 	/* CONFIG SET loglevel in any process reaches every process here */
 	tn_log_set_level(tn_conf->loglevel);
 }
@@ -597,8 +603,13 @@ void tn_shard_main(int index)
 	ev.events = EPOLLIN;
 	ev.data.ptr = TAG_HANDOFF;
 	epoll_ctl(ep, EPOLL_CTL_ADD, tn_rt.shard_sock[index], &ev);
+	/* edge-triggered: every write to the eventfd is an event, so its
+	 * counter need not be read back (one syscall less per wake-up; it
+	 * would take 2^64 wakes to saturate) */
+	ev.events = EPOLLIN | EPOLLET;
 	ev.data.ptr = TAG_WAKE;
 	epoll_ctl(ep, EPOLL_CTL_ADD, tn_rt.shard_wake[index], &ev);
+	ev.events = EPOLLIN;
 	ev.data.ptr = TAG_TIMER;
 	epoll_ctl(ep, EPOLL_CTL_ADD, timer_fd, &ev);
 	me->alive = 1;
@@ -606,10 +617,20 @@ void tn_shard_main(int index)
 	/* one journal wake per round of the loop, not one per command */
 	tn_elog_defer_wakes(true);
 	while (!shard_stop) {
+		bool woken = false, ticked = false;
+
+		/* nothing published this round waits for another */
+		if (tn_pubsub_pending())
+			pubsub_deliver();
 		tn_elog_flush_wakes();
 		flush_held();
 		n = epoll_wait(ep, evs, TN_ARRAY_SIZE(evs),
 			       held_head ? TN_HOLD_RECHECK_MS : -1);
+		/*
+		 * Every event of the batch is handled: the wake-up and the
+		 * timer, which may free clients that later events name, are
+		 * dealt with after the loop.
+		 */
 		for (i = 0; i < n; i++) {
 			void *tag = evs[i].data.ptr;
 			struct shard_client *sc = tag;
@@ -617,33 +638,19 @@ void tn_shard_main(int index)
 			if (tag == TAG_HANDOFF) {
 				handoff_ready();
 			} else if (tag == TAG_WAKE) {
-				uint64_t v;
-
-				if (read(tn_rt.shard_wake[index], &v,
-					 sizeof(v)) < 0) {
-					/* nothing pending */
-				}
-				check_clients(tn_mstime());
-				pubsub_deliver();
-				/* clients freed above may still have events
-				 * in this batch: handle them next round */
-				break;
+				woken = true;
 			} else if (tag == TAG_TIMER) {
-				cron();
-				if (hz != tn_conf->hz) {
-					hz = tn_conf->hz;
-					arm_timer();
-				}
-				break;
+				ticked = true;
 			} else if (evs[i].events & (EPOLLERR | EPOLLHUP) &&
 				   !(evs[i].events & EPOLLIN)) {
+				/* one event per fd per batch: none later
+				 * names it */
 				client_free(sc);
-				break;
 			} else {
 				if (evs[i].events & EPOLLOUT) {
 					if (client_write(sc) < 0) {
 						client_free(sc);
-						break;
+						continue;
 					}
 				}
 				if (evs[i].events & EPOLLIN) {
@@ -652,6 +659,17 @@ void tn_shard_main(int index)
 					 * event per fd per batch) */
 					client_readable(sc);
 				}
+			}
+		}
+		if (woken) {
+			check_clients(tn_mstime(), false);
+			pubsub_deliver();
+		}
+		if (ticked) {
+			cron();
+			if (hz != tn_conf->hz) {
+				hz = tn_conf->hz;
+				arm_timer();
 			}
 		}
 		if (shard_reopen_log) {

@@ -32,7 +32,15 @@ static size_t put_hdr(char *p, char type, long long n)
 	size_t l = 1;
 
 	p[0] = type;
-	l += (size_t)tn_ll2str(p + 1, n);
+	/* most counts and lengths have one or two digits */
+	if (n >= 0 && n < 10) {
+		p[l++] = (char)('0' + n);
+	} else if (n >= 10 && n < 100) {
+		p[l++] = (char)('0' + n / 10);
+		p[l++] = (char)('0' + n % 10);
+	} else {
+		l += (size_t)tn_ll2str(p + 1, n);
+	}
 	p[l++] = '\r';
 	p[l++] = '\n';
 	return l;

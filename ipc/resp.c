@@ -150,6 +150,35 @@ static int parse_inline(struct tn_resp_req *req, struct tn_buf *b,
 	return argc ? TN_RESP_DONE : TN_RESP_EMPTY;
 }
 
+/*
+ * The digits of a count or length line at p, up to its '\r', as tn_str2ll
+ * reads them, in the common case only: no sign, no leading zero, at most
+ * 18 digits, and the byte after the '\r' already there.  Returns the
+ * line's length without CRLF, or 0 to take the general path (which also
+ * words the errors).
+ */
+static inline size_t quick_count(const char *p, size_t avail, long long *out)
+{
+	long long n;
+	size_t i;
+
+	if (avail < 4 || p[1] < '0' || p[1] > '9')
+		return 0;
+	if (p[1] == '0') {
+		if (p[2] != '\r')
+			return 0;
+		*out = 0;
+		return 2;
+	}
+	n = p[1] - '0';
+	for (i = 2; i < avail && i < 19 && p[i] >= '0' && p[i] <= '9'; i++)
+		n = n * 10 + (p[i] - '0');
+	if (i + 2 > avail || p[i] != '\r')
+		return 0;
+	*out = n;
+	return i;
+}
+
 /* The "*<count>\r\n" line.  Returns MORE, EMPTY, ERROR, or DONE meaning
  * "carry on with the arguments". */
 static int parse_mbulk_count(struct tn_resp_req *req, struct tn_buf *b,
@@ -158,10 +187,14 @@ static int parse_mbulk_count(struct tn_resp_req *req, struct tn_buf *b,
 {
 	const char *start = b->data + b->off;
 	size_t avail = tn_buf_pending(b);
-	const char *cr = memchr(start, '\r', avail);
+	const char *cr;
 	size_t linelen;
 	long long n;
 
+	linelen = quick_count(start, avail, &n);
+	if (linelen)
+		goto counted;
+	cr = memchr(start, '\r', avail);
 	if (!cr) {
 		if (avail > TN_INLINE_MAX)
 			return resp_fail(err, errlen,
@@ -172,7 +205,10 @@ static int parse_mbulk_count(struct tn_resp_req *req, struct tn_buf *b,
 	/* Redis only asks for one byte after the '\r', and skips it. */
 	if (linelen + 2 > avail)
 		return TN_RESP_MORE;
-	if (!tn_str2ll(start + 1, linelen - 1, &n) || n > INT_MAX)
+	if (!tn_str2ll(start + 1, linelen - 1, &n))
+		return resp_fail(err, errlen, PROTO "invalid multibulk length");
+counted:
+	if (n > INT_MAX)
 		return resp_fail(err, errlen, PROTO "invalid multibulk length");
 	if (n > TN_UNAUTH_MAX_ARGS && !lim->authenticated)
 		return resp_fail(err, errlen,
@@ -198,10 +234,16 @@ static int parse_bulk_len(struct tn_resp_req *req, const char *p,
 {
 	long long max_bulk = lim->max_bulk > 0 ? lim->max_bulk :
 						 TN_PROTO_MAX_BULK_DEFAULT;
-	const char *cr = memchr(p, '\r', avail);
+	const char *cr;
 	size_t linelen;
 	long long n;
 
+	if (avail && p[0] == '$') {
+		linelen = quick_count(p, avail, &n);
+		if (linelen)
+			goto counted;
+	}
+	cr = memchr(p, '\r', avail);
 	if (!cr) {
 		if (avail > TN_INLINE_MAX)
 			return resp_fail(err, errlen,
@@ -214,7 +256,10 @@ static int parse_bulk_len(struct tn_resp_req *req, const char *p,
 	if (p[0] != '$')
 		return resp_fail(err, errlen, PROTO "expected '$', got '%c'",
 				 p[0]);
-	if (!tn_str2ll(p + 1, linelen - 1, &n) || n < 0 || n > max_bulk)
+	if (!tn_str2ll(p + 1, linelen - 1, &n) || n < 0)
+		return resp_fail(err, errlen, PROTO "invalid bulk length");
+counted:
+	if (n > max_bulk)
 		return resp_fail(err, errlen, PROTO "invalid bulk length");
 	if (n > TN_UNAUTH_MAX_BULK && !lim->authenticated)
 		return resp_fail(err, errlen,

@@ -1,8 +1,9 @@
 /*
  * pubsub.c - SUBSCRIBE, PUBLISH and friends.  The shared tables say which
  * shards listen to what; PUBLISH appends one record to each other listening
- * shard's inbox and wakes it, and writes to its own shard's subscribers at
- * once; a shard drains its inbox into its subscribers (tn_pubsub_drain).
+ * shard's inbox (or, while it is full, to a local backlog), wakes it once at
+ * the end of the client's batch, and writes to its own shard's subscribers
+ * at once; a shard drains its inbox into its subscribers (tn_pubsub_drain).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
  * a 512 MiB message costs one copy and not one per shard. */
 #define TN_PUBSUB_INLINE_MAX_BYTES (64 * 1024)
 #define TN_PUBSUB_DROP_WARN_MS 1000
+/* What a shard keeps for another whose inbox is full, before dropping. */
+#define TN_PUBSUB_BACKLOG_MAX_BYTES (64u << 20)
 #define LMAP_MIN_BUCKETS 8
 
 #define ERR_CONTEXT                                                          \
@@ -36,6 +39,7 @@ struct msg_rec {
 	uint32_t patlen;
 	uint64_t paylen;
 	tn_off blob; /* 0: the payload follows the names */
+	uint64_t h; /* tn_hash of the pattern, or of the channel */
 };
 
 /* A payload too big to copy into every inbox; freed by its last reader. */
@@ -90,8 +94,28 @@ static uint64_t local_generation;
 /* Clients written to since the shard last flushed them. */
 static struct tn_client **touched;
 static size_t ntouched, touched_cap;
-/* Which shards a PUBLISH sent to (one byte a shard). */
+/* Which shards were sent records since they were last woken (one byte a
+ * shard); in a shard the wakes wait for the end of the client's batch. */
 static uint8_t *sent_to;
+static bool wakes_pending;
+
+/* A record a full inbox refused, kept in order until it has room. */
+struct backlog_rec {
+	struct backlog_rec *next;
+	uint32_t kind;
+	uint32_t len;
+	char body[];
+};
+
+/* What waits for one shard's inbox (in a shard process only). */
+struct backlog {
+	struct backlog_rec *head, *tail;
+	size_t bytes;
+	pid_t pid; /* the process it was meant for: a restarted one drops it */
+};
+
+static struct backlog *backlog; /* [nshards] */
+static uint32_t backlogged; /* shards with records waiting */
 
 static struct lent *lmap_find(const struct lmap *m, const char *k, size_t len,
 			      uint64_t h)
@@ -538,6 +562,7 @@ struct publish {
 	int kind;
 	const char *ch;
 	size_t chlen;
+	uint64_t h; /* the channel's */
 	const char *msg;
 	size_t msglen;
 	struct blob_shm *blob; /* once one was needed */
@@ -580,12 +605,145 @@ static struct blob_shm *blob_get(struct publish *p)
 	return p->blob;
 }
 
+static int backlog_add(int shard, uint32_t kind, const struct iovec *iov,
+		       int n)
+{
+	struct backlog *bl = &backlog[shard];
+	struct backlog_rec *rec;
+	size_t len = 0;
+	char *q;
+	int i;
+
+	for (i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	if (bl->bytes + len > TN_PUBSUB_BACKLOG_MAX_BYTES)
+		return -ENOSPC;
+	rec = malloc(sizeof(*rec) + len);
+	if (!rec)
+		return -ENOMEM;
+	rec->next = NULL;
+	rec->kind = kind;
+	rec->len = (uint32_t)len;
+	for (i = 0, q = rec->body; i < n; i++) {
+		memcpy(q, iov[i].iov_base, iov[i].iov_len);
+		q += iov[i].iov_len;
+	}
+	if (bl->tail) {
+		bl->tail->next = rec;
+	} else {
+		bl->head = rec;
+		bl->pid = tn_proc(TN_PROC_SHARD0 + shard)->pid;
+		backlogged++;
+	}
+	bl->tail = rec;
+	bl->bytes += len;
+	return 0;
+}
+
+/* Push, or ask the consumer for a wake once it has made room. */
+static int ring_push_or_ask(struct ring_shm *r, uint32_t kind,
+			    const struct iovec *iov, int n)
+{
+	int rc = tn_ring_push(r, kind, iov, n);
+
+	if (rc != -ENOSPC)
+		return rc;
+	tn_ring_want_space(r, (unsigned)tn_rt.shard);
+	/* it may have drained before it could see our bit */
+	return tn_ring_push(r, kind, iov, n);
+}
+
+/*
+ * Into a shard's inbox (the caller holds the pub/sub lock).  A shard
+ * keeps what a full inbox refuses, behind which later records queue, and
+ * pushes it when the consumer has made room: a burst that outruns another
+ * shard for a moment is delayed, not lost.  Other processes drop.
+ */
+static int inbox_push(int shard, uint32_t kind, const struct iovec *iov,
+		      int n)
+{
+	struct ring_shm *r = tn_inbox((uint32_t)shard);
+	int rc;
+
+	if (tn_rt.shard < 0 || !backlog)
+		return tn_ring_push(r, kind, iov, n);
+	if (tn_likely(!backlog[shard].head)) {
+		rc = ring_push_or_ask(r, kind, iov, n);
+		if (rc != -ENOSPC)
+			return rc;
+	}
+	return backlog_add(shard, kind, iov, n);
+}
+
+static tn_off rec_blob(const void *body, size_t len);
+
+/* Drop one shard's backlog, with its references to blobs (locked). */
+static void backlog_discard(struct backlog *bl)
+{
+	struct backlog_rec *rec, *next;
+
+	for (rec = bl->head; rec; rec = next) {
+		tn_off blob = rec_blob(rec->body, rec->len);
+
+		next = rec->next;
+		if (blob) {
+			struct blob_shm *b = tn_ptr(blob);
+
+			if (atomic_fetch_sub(&b->refs, 1) == 1)
+				tn_free(blob);
+		}
+		free(rec);
+	}
+	bl->head = bl->tail = NULL;
+	bl->bytes = 0;
+	backlogged--;
+}
+
+/* Move what the backlogs hold into inboxes that have room (locked). */
+static void backlog_flush(struct pubsub_shm *ps)
+{
+	uint32_t s;
+
+	for (s = 0; backlogged && s < ps->nshards; s++) {
+		struct backlog *bl = &backlog[s];
+		struct ring_shm *r = tn_inbox(s);
+		struct backlog_rec *rec;
+
+		if (!bl->head)
+			continue;
+		/* its subscribers died with it; a dead one's inbox is
+		 * emptied by the supervisor, then a new one is forked */
+		if (tn_proc(TN_PROC_SHARD0 + (int)s)->pid != bl->pid) {
+			backlog_discard(bl);
+			continue;
+		}
+		if (!tn_proc(TN_PROC_SHARD0 + (int)s)->alive)
+			continue;
+		while ((rec = bl->head)) {
+			struct iovec iov = {rec->body, rec->len};
+
+			if (ring_push_or_ask(r, rec->kind, &iov, 1) < 0)
+				break;
+			bl->head = rec->next;
+			bl->bytes -= rec->len;
+			free(rec);
+			sent_to[s] = 1;
+			wakes_pending = true;
+		}
+		if (!bl->head) {
+			bl->tail = NULL;
+			backlogged--;
+		}
+	}
+}
+
 static void push_one(struct publish *p, int shard, int kind,
-		     const struct chan_shm *pat)
+		     const struct chan_shm *pat, uint64_t pat_h)
 {
 	struct msg_rec m = {.chlen = (uint32_t)p->chlen,
 			    .patlen = pat ? pat->len : 0,
-			    .paylen = p->msglen};
+			    .paylen = p->msglen,
+			    .h = pat ? pat_h : p->h};
 	struct iovec iov[4];
 	struct blob_shm *b = NULL;
 	int n = 0, rc;
@@ -605,7 +763,7 @@ static void push_one(struct publish *p, int shard, int kind,
 	iov[n++] = (struct iovec){(void *)p->ch, p->chlen};
 	if (!b)
 		iov[n++] = (struct iovec){(void *)p->msg, p->msglen};
-	rc = tn_ring_push(tn_inbox((uint32_t)shard), (uint32_t)kind, iov, n);
+	rc = inbox_push(shard, (uint32_t)kind, iov, n);
 	if (rc < 0) {
 		note_drop(p->ps, shard);
 		return;
@@ -613,12 +771,15 @@ static void push_one(struct publish *p, int shard, int kind,
 	if (b)
 		atomic_fetch_add(&b->refs, 1);
 	sent_to[shard] = 1;
+	wakes_pending = true;
 }
 
 static void push_to_listeners(struct publish *p, const struct chan_shm *e,
 			      int kind, const struct chan_shm *pat)
 {
 	const uint32_t *cnt = tn_chan_counts((struct chan_shm *)e);
+	/* the receivers look the name up by it: hashed once here */
+	uint64_t pat_h = pat ? tn_hash(pat->name, pat->len) : 0;
 	uint32_t s;
 
 	p->receivers += (long long)e->total;
@@ -629,7 +790,7 @@ static void push_to_listeners(struct publish *p, const struct chan_shm *e,
 		if ((int)s == tn_rt.shard)
 			p->local = true;
 		else
-			push_one(p, (int)s, kind, pat);
+			push_one(p, (int)s, kind, pat, pat_h);
 	}
 }
 
@@ -647,6 +808,7 @@ static void wake_listeners(uint32_t nshards)
 {
 	uint32_t s;
 
+	wakes_pending = false;
 	for (s = 0; s < nshards; s++) {
 		if (!sent_to[s])
 			continue;
@@ -657,26 +819,33 @@ static void wake_listeners(uint32_t nshards)
 }
 
 static void deliver_local(enum ns ns, const char *ch, size_t chlen,
-			  const char *msg, size_t msglen);
+			  uint64_t h, const char *msg, size_t msglen);
 static void drain_inbox(bool may_compact);
 
 static long long publish(enum ns ns, const char *ch, size_t chlen,
 			 const char *msg, size_t msglen)
 {
-	struct publish p = {.ch = ch, .chlen = chlen, .msg = msg,
+	struct publish p = {.ch = ch, .chlen = chlen,
+			    .h = tn_hash(ch, chlen), .msg = msg,
 			    .msglen = msglen};
 	struct chan_shm *e;
 	uint32_t nshards;
 
 	if (tn_unlikely(!sent_to)) {
-		sent_to = calloc(TN_MAX(tn_pubsub()->nshards, 1), 1);
+		uint32_t n = TN_MAX(tn_pubsub()->nshards, 1);
+
+		sent_to = calloc(n, 1);
 		if (!sent_to)
 			return 0;
+		/* without one a full inbox drops, as in other processes */
+		if (tn_rt.shard >= 0)
+			backlog = calloc(n, sizeof(*backlog));
 	}
 	p.ps = ps_lock();
 	nshards = p.ps->nshards;
-	e = tn_ptr(tn_dict_find(table_of(p.ps, ns), ch, chlen,
-				tn_hash(ch, chlen)));
+	if (tn_unlikely(backlogged))
+		backlog_flush(p.ps);
+	e = tn_ptr(tn_dict_find(table_of(p.ps, ns), ch, chlen, p.h));
 	if (e)
 		push_to_listeners(&p, e,
 				  ns == NS_SHARD ? REC_SMESSAGE : REC_MESSAGE,
@@ -687,18 +856,21 @@ static long long publish(enum ns ns, const char *ch, size_t chlen,
 		tn_free(tn_off_of(p.blob));
 	ps_unlock(p.ps);
 	/*
-	 * The other shards first, so they work while we write.  Ours are
+	 * A shard wakes the others once at the end of the client's batch
+	 * (tn_pubsub_drain), before it writes to its own subscribers, so
+	 * they work while it writes: one wake for many messages.  Ours are
 	 * written now, as Redis does, not through our own inbox: no second
 	 * pass over the message, and a RESP3 client publishing to itself
 	 * gets the push before the reply, in Redis' order.
 	 */
-	wake_listeners(nshards);
+	if (tn_rt.shard < 0)
+		wake_listeners(nshards);
 	if (p.local) {
 		/* what was published before us (its PUBLISH returned) goes
 		 * first: our inbox may still hold it */
 		if (tn_ring_used(tn_inbox((uint32_t)tn_rt.shard)))
 			drain_inbox(false);
-		deliver_local(ns, ch, chlen, msg, msglen);
+		deliver_local(ns, ch, chlen, p.h, msg, msglen);
 	}
 	return p.receivers;
 }
@@ -769,40 +941,82 @@ bool tn_client_obuf_limit_reached(struct tn_client *c, int64_t now_ms)
 	return over;
 }
 
-static const char *const msg_word[] = {
-	[REC_MESSAGE] = "message",
-	[REC_PMESSAGE] = "pmessage",
-	[REC_SMESSAGE] = "smessage",
+/* A message frame up to its names, in RESP2 ('>' replaces '*' for RESP3). */
+static const char *const msg_head[] = {
+	[REC_MESSAGE] = "*3\r\n$7\r\nmessage\r\n",
+	[REC_PMESSAGE] = "*4\r\n$8\r\npmessage\r\n",
+	[REC_SMESSAGE] = "*3\r\n$8\r\nsmessage\r\n",
 };
 
-/* Write one message to every client of this shard on `lc`. */
+/* One message's frame, encoded once for all of a channel's clients. */
+static struct tn_buf frame;
+
+/*
+ * Write one message to every client of this shard on `lc`.  The frame is
+ * the same bytes for every client but its first one ('*' for RESP2, '>'
+ * for a RESP3 push), so it is built once and copied.  A big payload is
+ * not copied into the frame: it goes from the record to each client.
+ */
 static void fan_out(const struct lchan *lc, uint32_t kind, const char *pat,
 		    size_t patlen, const char *ch, size_t chlen,
 		    const char *pay, size_t paylen, int64_t now_ms,
 		    bool may_compact)
 {
-	size_t i;
+	const struct tn_obuf_limit *l = &tn_conf->obuf_limit[TN_OBUF_PUBSUB];
+	struct tn_reply fr = {.out = &frame, .resp = 2};
+	bool whole = paylen <= TN_PUBSUB_INLINE_MAX_BYTES;
+	size_t i, check_at = SIZE_MAX, total;
 
+	/* below both limits, and not timing the soft one: nothing to do */
+	if (l->hard_bytes > 0)
+		check_at = (size_t)l->hard_bytes;
+	if (l->soft_bytes > 0)
+		check_at = TN_MIN(check_at, (size_t)l->soft_bytes);
+	frame.off = frame.len = 0;
+	tn_reply_raw(&fr, msg_head[kind], strlen(msg_head[kind]));
+	if (pat)
+		tn_reply_bulk(&fr, pat, patlen);
+	tn_reply_bulk(&fr, ch, chlen);
+	if (whole) {
+		tn_reply_bulk(&fr, pay, paylen);
+		total = frame.len;
+	} else {
+		size_t at = frame.len;
+
+		/* the payload's "$<len>\r\n": an array header, retyped */
+		tn_reply_array(&fr, (long long)paylen);
+		if (!fr.oom)
+			frame.data[at] = '$';
+		total = frame.len + paylen + 2;
+	}
 	for (i = 0; i < lc->n; i++) {
 		struct tn_client *c = lc->subs[i]->c;
-		struct tn_reply r = {.out = &c->out, .resp = c->resp};
+		struct tn_buf *o = &c->out;
+		char *w;
 
 		if (c->flags & (TN_CLIENT_CLOSE_ASAP |
 				TN_CLIENT_CLOSE_AFTER_REPLY))
 			continue;
 		/* not under a running command: its deferred replies hold
 		 * positions in this buffer */
-		if (may_compact && c->out.off)
-			tn_buf_compact(&c->out);
-		tn_reply_push(&r, pat ? 4 : 3);
-		tn_reply_bulkstr(&r, msg_word[kind]);
-		if (pat)
-			tn_reply_bulk(&r, pat, patlen);
-		tn_reply_bulk(&r, ch, chlen);
-		tn_reply_bulk(&r, pay, paylen);
-		if (r.oom)
+		if (may_compact && o->off)
+			tn_buf_compact(o);
+		if (fr.oom || tn_buf_reserve(o, total) < 0) {
 			c->flags |= TN_CLIENT_CLOSE_ASAP;
-		else
+			touch(c);
+			continue;
+		}
+		w = o->data + o->len;
+		memcpy(w, frame.data, frame.len);
+		if (c->resp == 3)
+			w[0] = '>';
+		if (!whole) {
+			memcpy(w + frame.len, pay, paylen);
+			memcpy(w + frame.len + paylen, "\r\n", 2);
+		}
+		o->len += total;
+		/* all of them are subscribers: the pubsub class */
+		if (tn_buf_pending(o) >= check_at || c->obuf_soft_since_ms)
 			tn_client_obuf_limit_reached(c, now_ms);
 		touch(c);
 	}
@@ -827,9 +1041,9 @@ static void deliver(uint32_t kind, const char *body, size_t len,
 	     : kind == REC_PMESSAGE ? NS_PATTERN
 				    : NS_SHARD;
 	if (ns == NS_PATTERN)
-		le = lmap_find(&local[ns], pat, m.patlen, tn_hash(pat, m.patlen));
+		le = lmap_find(&local[ns], pat, m.patlen, m.h);
 	else
-		le = lmap_find(&local[ns], ch, m.chlen, tn_hash(ch, m.chlen));
+		le = lmap_find(&local[ns], ch, m.chlen, m.h);
 	if (!le)
 		return; /* they left since it was published */
 	fan_out(le->val, kind, ns == NS_PATTERN ? pat : NULL, m.patlen, ch,
@@ -842,13 +1056,13 @@ static void deliver(uint32_t kind, const char *body, size_t len,
  * this process changes `local`, so no lock is needed.
  */
 static void deliver_local(enum ns ns, const char *ch, size_t chlen,
-			  const char *msg, size_t msglen)
+			  uint64_t h, const char *msg, size_t msglen)
 {
 	int64_t now = tn_mstime();
 	struct lent *le;
 	size_t i;
 
-	le = lmap_find(&local[ns], ch, chlen, tn_hash(ch, chlen));
+	le = lmap_find(&local[ns], ch, chlen, h);
 	if (le)
 		fan_out(le->val, ns == NS_SHARD ? REC_SMESSAGE : REC_MESSAGE,
 			NULL, 0, ch, chlen, msg, msglen, now, false);
@@ -894,15 +1108,40 @@ static tn_off rec_blob(const void *body, size_t len)
  */
 bool tn_pubsub_pending(void)
 {
-	if (ntouched)
+	if (ntouched || wakes_pending || backlogged)
 		return true;
 	if (tn_rt.shard < 0 || !tn_seg || !tn_seg->pubsub_off)
 		return false;
 	return tn_ring_used(tn_inbox((uint32_t)tn_rt.shard)) != 0;
 }
 
+/* The shards whose bit (shard & 31) asked for room in our inbox. */
+static void wake_space_wanted(uint32_t bits, uint32_t nshards)
+{
+	while (bits) {
+		uint32_t s = (uint32_t)__builtin_ctz(bits);
+
+		bits &= bits - 1;
+		for (; s < nshards; s += 32)
+			if ((int)s != tn_rt.shard)
+				tn_shard_wake((int)s);
+	}
+}
+
 void tn_pubsub_drain(void)
 {
+	struct pubsub_shm *ps;
+
+	if (tn_rt.shard < 0 || !tn_seg || !tn_seg->pubsub_off)
+		return;
+	ps = tn_pubsub();
+	if (backlogged) {
+		ps_lock();
+		backlog_flush(ps);
+		ps_unlock(ps);
+	}
+	if (wakes_pending)
+		wake_listeners(ps->nshards);
 	drain_inbox(true);
 }
 
@@ -933,6 +1172,7 @@ static void drain_inbox(bool may_compact)
 		if (blob)
 			blob_put(blob);
 	}
+	wake_space_wanted(tn_ring_space_claim(r), ps->nshards);
 }
 
 void tn_pubsub_flush(tn_pubsub_flush_fn *fn)

@@ -90,6 +90,28 @@ Test(reply, integers)
 	expect_out(":-9223372036854775808\r\n");
 }
 
+/* Headers of one and two digits take a short cut: its edges. */
+Test(reply, small_numbers_edges)
+{
+	static const long long v[] = {1, 9, 10, 11, 42, 99, 100, 101, -9, -10,
+				      -99, -100};
+	char want[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		snprintf(want, sizeof(want), ":%lld\r\n", v[i]);
+		tn_reply_int(&r2, v[i]);
+		expect_out_len(want, strlen(want), __LINE__);
+		snprintf(want, sizeof(want), "*%lld\r\n", v[i]);
+		tn_reply_array(&r2, v[i]);
+		expect_out_len(want, strlen(want), __LINE__);
+	}
+	tn_reply_bulk(&r2, "0123456789", 10);
+	expect_out("$10\r\n0123456789\r\n");
+	tn_reply_bulk(&r2, "", 0);
+	expect_out("$0\r\n\r\n");
+}
+
 Test(reply, bulks)
 {
 	tn_reply_bulk(&r2, "", 0);

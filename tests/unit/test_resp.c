@@ -380,6 +380,31 @@ Test(resp, bulk_length_errors)
 	expect_error_lim("*1\r\n$101\r\n", 10, true, 100, 0, inv, true);
 }
 
+/* The digit scanner's edges: zero, leading zeros, 18 and 19 digits. */
+Test(resp, length_digits_edges)
+{
+	const char *inv = "ERR Protocol error: invalid bulk length";
+	struct px p;
+
+	expect_error("*1\r\n$00\r\n", true, inv);
+	expect_error("*1\r\n$0x\r\n", true, inv);
+	expect_error("*1\r\n$100000000000000000\r\n", true, inv);
+	expect_error("*1\r\n$1000000000000000000\r\n", true, inv);
+	expect_error("*00\r\n", true,
+		     "ERR Protocol error: invalid multibulk length");
+	/* empty arguments, and a count of two digits */
+	px_init(&p, true);
+	feed_lit(&p, "*2\r\n$0\r\n\r\n$0\r\n\r\n");
+	feed_lit(&p, "*12\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"
+		     "$1\r\nd\r\n$1\r\ne\r\n$1\r\nf\r\n$1\r\ng\r\n"
+		     "$1\r\nh\r\n$1\r\ni\r\n$1\r\nj\r\n$1\r\nk\r\n"
+		     "$10\r\n0123456789\r\n");
+	cr_expect_eq(px_drain(&p), TN_RESP_MORE);
+	cr_expect_str_eq(p.log.data, "[0:,0:,]\n[1:a,1:b,1:c,1:d,1:e,1:f,"
+				     "1:g,1:h,1:i,1:j,1:k,10:0123456789,]\n");
+	px_free(&p);
+}
+
 Test(resp, bulk_length_at_limit_is_accepted)
 {
 	struct px p;
