@@ -6,7 +6,9 @@
 # the replica shows it (p50/p99).  Runs alternate, the median is printed.
 #
 # Env: N (SETs per run, default 500000), CLIENTS (50), RUNS (3),
-# SHARDS (2), REDIS_SERVER.
+# SHARDS (2), PIPELINE (16; 1 with few CLIENTS is a moderate load, where
+# the lag shows the path rather than a saturated box), REDIS_SERVER, KINDS ("titan redis": which masters to run;
+# "titan" alone for A/B runs of two Titan builds).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +19,8 @@ N=${N:-500000}
 CLIENTS=${CLIENTS:-50}
 RUNS=${RUNS:-3}
 SHARDS=${SHARDS:-2}
+KINDS=${KINDS:-titan redis}
+PIPELINE=${PIPELINE:-16}
 py=/usr/bin/python3
 
 die() {
@@ -128,6 +132,21 @@ print("%.2f %.2f" % (lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags)
 EOF
 }
 
+# CPU ticks (utime + stime) of the master: the process and its children
+cpu_ticks() {
+	for p in $1 $(pgrep -P "$1"); do
+		awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# Context switches of every thread of the master: each is a wake-up on
+# the replication path (or elsewhere)
+ctx_switches() {
+	for p in $1 $(pgrep -P "$1"); do
+		cat /proc/"$p"/task/*/status 2>/dev/null
+	done | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'
+}
+
 run_one() {
 	kind=$1
 	d="$tmp/$kind-$2"
@@ -136,12 +155,21 @@ run_one() {
 	rm -f "$d/stop"
 	probe "$d/stop" >"$d/lag" &
 	ppid=$!
-	rps=$(redis-benchmark -p "$mport" -t set -P 16 -c "$CLIENTS" -n "$N" \
+	c0=$(cpu_ticks "$mpid")
+	x0=$(ctx_switches "$mpid")
+	rps=$(redis-benchmark -p "$mport" -t set -P "$PIPELINE" -c "$CLIENTS" -n "$N" \
 		-r 100000 -q 2>/dev/null | tr '\r' '\n' |
 		sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
+	c1=$(cpu_ticks "$mpid")
+	x1=$(ctx_switches "$mpid")
 	touch "$d/stop"
 	wait "$ppid"
 	lag=$(cat "$d/lag")
+	# the master's CPU per SET, in microseconds (ticks are 1/100 s)
+	cpu=$(awk -v a="$c0" -v b="$c1" -v n="$N" \
+		'BEGIN { printf "%.2f", (b - a) * 10000 / n }')
+	ctx=$(awk -v a="$x0" -v b="$x1" -v n="$N" \
+		'BEGIN { printf "%.1f", (b - a) * 1000 / n }')
 	# the replica must hold what the master holds
 	i=0
 	until [ "$(redis-cli -p "$mport" dbsize)" = "$(redis-cli -p "$rport" dbsize)" ]; do
@@ -149,7 +177,7 @@ run_one() {
 		[ $i -le 100 ] || die "$kind: replica DBSIZE differs after the run"
 		sleep 0.1
 	done
-	echo "$rps $lag"
+	echo "$rps $lag $cpu $ctx"
 	kill "$rpid" "$mpid" 2>/dev/null
 	wait "$rpid" "$mpid" 2>/dev/null
 }
@@ -159,20 +187,26 @@ median() {
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# N=$N CLIENTS=$CLIENTS RUNS=$RUNS SHARDS=$SHARDS, redis-benchmark -t set -P 16 -r 100000"
+echo "# N=$N CLIENTS=$CLIENTS RUNS=$RUNS SHARDS=$SHARDS, redis-benchmark -t set -P $PIPELINE -r 100000"
 : >"$tmp/titan.res"
 : >"$tmp/redis.res"
 for run in $(seq "$RUNS"); do
-	run_one titan "$run" >>"$tmp/titan.res" || exit 1
-	run_one redis "$run" >>"$tmp/redis.res" || exit 1
+	for k in $KINDS; do
+		run_one "$k" "$run" >>"$tmp/$k.res" || exit 1
+	done
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-for k in titan redis; do
+titan_rps=0
+redis_rps=0
+for k in $KINDS; do
 	rps=$(cut -d' ' -f1 "$tmp/$k.res" | median)
 	p50=$(cut -d' ' -f2 "$tmp/$k.res" | median)
 	p99=$(cut -d' ' -f3 "$tmp/$k.res" | median)
+	cpu=$(cut -d' ' -f4 "$tmp/$k.res" | median)
+	ctx=$(cut -d' ' -f5 "$tmp/$k.res" | median)
 	eval "${k}_rps=$rps"
-	printf '%s master + stock replica: SET %s req/s, lag p50 %s ms, p99 %s ms (runs: %s)\n' \
-		"$k" "$rps" "$p50" "$p99" "$(cut -d' ' -f1 "$tmp/$k.res" | tr '\n' ' ')"
+	printf '%s master + stock replica: SET %s req/s, lag p50 %s ms, p99 %s ms, master CPU %s us/SET, %s context switches/1000 SET (runs: %s; p99s: %s)\n' \
+		"$k" "$rps" "$p50" "$p99" "$cpu" "$ctx" "$(cut -d' ' -f1 "$tmp/$k.res" | tr '\n' ' ')" \
+		"$(cut -d' ' -f3 "$tmp/$k.res" | tr '\n' ' ')"
 done
 awk -v t="$titan_rps" -v r="$redis_rps" 'BEGIN { if (r > 0) printf "titan/redis: %.2fx\n", t / r }'

@@ -52,4 +52,12 @@ int tn_repl_master_start(void);
  */
 void tn_repl_feed(const struct iovec *iov, int n);
 
+struct tn_buf;
+/*
+ * INFO replication's replica lines (store/t_repl.c): connected_slaves,
+ * min_slaves_good_slaves when min-replicas-to-write is on, slaveN.  A
+ * replica with replicas of its own prints them too.  0 or -ENOMEM.
+ */
+int tn_repl_info_slaves(struct tn_buf *b);
+
 #endif

@@ -224,9 +224,19 @@ static void wake_thread(void)
 	}
 }
 
+static void replica_flush(struct replica *r);
+
+/*
+ * The drain thread sends the fresh bytes to the replicas that are
+ * streaming itself: a hand-over to the replication thread would cost a
+ * wake-up and a context switch per batch, which a loaded box pays in
+ * replication lag.  The thread still serves full syncs, partial ones,
+ * ACKs, and the sockets that were full (EPOLLOUT).
+ */
 void tn_repl_feed(const struct iovec *iov, int n)
 {
-	bool any;
+	struct replica *r;
+	bool wake = false;
 	int i;
 
 	if (n <= 0 || !atomic_load_explicit(&tn_seg->repl_backlog_active,
@@ -240,9 +250,17 @@ void tn_repl_feed(const struct iovec *iov, int n)
 		inject_due();
 		publish_stream();
 	}
-	any = R.nrep > 0;
+	for (r = R.list; r; r = r->next) {
+		if (r->dead)
+			continue;
+		if (!r->started)
+			wake = true; /* its full sync starts at a boundary */
+		else if (r->state == TN_REPL_ONLINE && !r->await_ack &&
+			 !r->want_write && !tn_buf_pending(&r->pre))
+			replica_flush(r);
+	}
 	pthread_mutex_unlock(&R.mu);
-	if (any)
+	if (wake)
 		wake_thread();
 }
 

@@ -115,7 +115,9 @@ static void link_close(struct link *l)
 		close(l->fd);
 	l->fd = -1;
 	tn_buf_free(&l->in);
-	atomic_store(&tn_seg->repl_link_up, 0);
+	/* INFO's master_link_down_since_seconds counts from here */
+	if (atomic_exchange(&tn_seg->repl_link_up, 0))
+		atomic_store(&tn_seg->repl_down_since_ms, tn_mstime());
 }
 
 /* A non-blocking connect bounded by repl-timeout; 0 or -errno. */
@@ -435,6 +437,7 @@ static int spool(int fd, struct link *l, size_t n)
 {
 	int r = tn_write_all(fd, l->in.data + l->in.off, n);
 
+	atomic_fetch_add(&tn_seg->repl_transfer_read, (int64_t)n);
 	if (r < 0)
 		tn_warn("Failed to write the RDB from the master to disk: %s; "
 			"check free space in '%s'",
@@ -471,6 +474,8 @@ static int recv_rdb(struct link *l, int fd)
 	eof_mode = !strncmp(line + 1, "EOF:", 4) &&
 		   strlen(line + 5) == REPL_EOF_MARK_LEN;
 	if (eof_mode) {
+		/* Redis shows 0 for the size of this form */
+		atomic_store(&tn_seg->repl_transfer_size, 0);
 		memcpy(mark, line + 5, REPL_EOF_MARK_LEN);
 		tn_notice("MASTER <-> REPLICA sync: receiving streamed RDB "
 			  "from master with EOF to disk");
@@ -478,6 +483,7 @@ static int recv_rdb(struct link *l, int fd)
 		tn_warn("Bad RDB length from MASTER: '%.64s'", line);
 		return -EPROTO;
 	} else {
+		atomic_store(&tn_seg->repl_transfer_size, left);
 		tn_notice("MASTER <-> REPLICA sync: receiving %lld bytes from "
 			  "master to disk", left);
 	}
@@ -492,6 +498,8 @@ static int recv_rdb(struct link *l, int fd)
 			if (at) {
 				r = spool(fd, l, (size_t)(at - s));
 				l->in.off += REPL_EOF_MARK_LEN;
+				atomic_fetch_add(&tn_seg->repl_transfer_read,
+						 REPL_EOF_MARK_LEN);
 				return r;
 			}
 			/* the mark may straddle this read and the next */
@@ -705,6 +713,9 @@ static int full_sync(struct link *l, struct master *m, const char *replid,
 	char path[TN_PATH_MAX + 64];
 	int fd, r;
 
+	atomic_store(&tn_seg->repl_transfer_size, -1);
+	atomic_store(&tn_seg->repl_transfer_read, 0);
+	atomic_store(&tn_seg->repl_last_io_ms, tn_mstime());
 	atomic_store(&tn_seg->repl_sync_in_progress, 1);
 	snprintf(path, sizeof(path), "%s/temp-%lld.%d.rdb", tn_conf->dir,
 		 (long long)(tn_mstime() / 1000), (int)getpid());

@@ -303,6 +303,17 @@ static const struct tn_cmd *check(struct tn_client *c,
 	 * and transaction (store/pubsub.c) */
 	if (tn_pubsub_context_denied(c, cmd))
 		return NULL;
+	/* replica-serve-stale-data no: only "stale" commands while the
+	 * link is down or a full sync runs (Redis' order: after pub/sub) */
+	if (tn_unlikely(tn_conf->replicaof_host[0]) &&
+	    !tn_conf->replica_serve_stale_data &&
+	    !(cmd->flags & TN_CMD_STALE) && !(c->flags & TN_CLIENT_MASTER) &&
+	    !tn_seg->loading && !atomic_load(&tn_seg->repl_link_up)) {
+		tn_dispatch_reject(c, cmd, "MASTERDOWN Link with MASTER is down "
+					   "and replica-serve-stale-data is set "
+					   "to 'no'.");
+		return NULL;
+	}
 	if (tn_unlikely(c->multi_flags & TN_MULTI_ACTIVE) &&
 	    (cmd->flags & TN_CMD_NO_MULTI)) {
 		tn_dispatch_reject(

@@ -318,19 +318,26 @@ static void cmd_wait(struct tn_ctx *x)
 	tn_reply_int(x->r, acked);
 }
 
-int tn_info_replication_master(struct tn_buf *b)
+/*
+ * connected_slaves, min_slaves_good_slaves (when min-replicas-to-write is
+ * on) and a slaveN line per link, as Redis prints them for a master and
+ * for a replica with replicas of its own.
+ */
+int tn_repl_info_slaves(struct tn_buf *b)
 {
 	int64_t now = tn_mstime();
-	uint64_t off = atomic_load(&tn_seg->master_repl_offset);
-	uint64_t hist = atomic_load(&tn_seg->repl_backlog_histlen);
-	int active = atomic_load(&tn_seg->repl_backlog_active);
 	int i, n = 0, rc;
 
-	rc = tn_buf_printf(b,
-			   "# Replication\r\n"
-			   "role:master\r\n"
-			   "connected_slaves:%d\r\n",
+	rc = tn_buf_printf(b, "connected_slaves:%d\r\n",
 			   (int)atomic_load(&tn_seg->repl_nreplicas));
+	if (rc >= 0 && tn_conf->min_replicas_to_write > 0 &&
+	    tn_conf->min_replicas_max_lag_s > 0)
+		rc = tn_buf_printf(
+		    b, "min_slaves_good_slaves:%d\r\n",
+		    count_replicas(true,
+				   (int64_t)tn_conf->min_replicas_max_lag_s *
+					   1000 + 999,
+				   0));
 	for (i = 0; i < TN_REPL_SLOTS && rc >= 0; i++) {
 		struct repl_replica_shm *s = &tn_seg->repl_replicas[i];
 		uint32_t st = atomic_load(&s->state);
@@ -343,6 +350,20 @@ int tn_info_replication_master(struct tn_buf *b)
 		    (unsigned long long)atomic_load(&s->ack_off),
 		    (long long)((now - atomic_load(&s->ack_ms)) / 1000));
 	}
+	return rc < 0 ? rc : 0;
+}
+
+int tn_info_replication_master(struct tn_buf *b)
+{
+	uint64_t off = atomic_load(&tn_seg->master_repl_offset);
+	uint64_t hist = atomic_load(&tn_seg->repl_backlog_histlen);
+	int active = atomic_load(&tn_seg->repl_backlog_active);
+	int rc;
+
+	rc = tn_buf_printf(b, "# Replication\r\n"
+			      "role:master\r\n");
+	if (rc >= 0)
+		rc = tn_repl_info_slaves(b);
 	if (rc < 0)
 		return rc;
 	return tn_buf_printf(

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "journal/repl.h"
 #include "store/cmds.h"
 #include "util/util.h"
 
@@ -54,6 +55,7 @@ static void promote(void)
 			  tn_seg->repl_master_replid2, (long long)off + 1);
 	}
 	tn_seg->repl_master_replid[0] = '\0';
+	atomic_store(&tn_seg->repl_self_cached, 0);
 	atomic_store(&tn_seg->repl_link_up, 0);
 	atomic_store(&tn_seg->repl_sync_in_progress, 0);
 }
@@ -95,6 +97,13 @@ static void cmd_replicaof(struct tn_ctx *x)
 		return;
 	}
 	tn_lock(&tn_seg->config_lock);
+	if (!tn_conf->replicaof_host[0] && !tn_seg->repl_master_replid[0]) {
+		int64_t own = (int64_t)atomic_load(&tn_seg->master_repl_offset);
+
+		atomic_store(&tn_seg->repl_master_offset, own);
+		atomic_store(&tn_seg->repl_read_offset, own);
+		atomic_store(&tn_seg->repl_self_cached, 1);
+	}
 	same = tn_conf->replicaof_host[0] &&
 	       strlen(tn_conf->replicaof_host) == host->len &&
 	       strncasecmp(tn_conf->replicaof_host, host->p, host->len) == 0 &&
@@ -103,7 +112,9 @@ static void cmd_replicaof(struct tn_ctx *x)
 		memcpy(tn_conf->replicaof_host, host->p, host->len);
 		tn_conf->replicaof_host[host->len] = '\0';
 		tn_conf->replicaof_port = (int)port;
-		atomic_store(&tn_seg->repl_link_up, 0);
+		/* the link to the old master is lost now, as Redis counts */
+		if (atomic_exchange(&tn_seg->repl_link_up, 0))
+			atomic_store(&tn_seg->repl_down_since_ms, tn_mstime());
 		atomic_fetch_add(&tn_seg->repl_gen, 1);
 	}
 	tn_unlock(&tn_seg->config_lock);
@@ -120,6 +131,31 @@ static void cmd_replicaof(struct tn_ctx *x)
 	tn_reply_ok(x->r);
 }
 
+/* The transfer of a full sync's RDB, as Redis shows it (the EOF form
+ * has no size: 0, and a negative left count, as in Redis). */
+static int info_transfer(struct tn_buf *b, int64_t now)
+{
+	int64_t size = atomic_load(&tn_seg->repl_transfer_size);
+	int64_t read = atomic_load(&tn_seg->repl_transfer_read);
+	int64_t io = atomic_load(&tn_seg->repl_last_io_ms);
+
+	return tn_buf_printf(b,
+			     "master_sync_total_bytes:%lld\r\n"
+			     "master_sync_read_bytes:%lld\r\n"
+			     "master_sync_left_bytes:%lld\r\n"
+			     "master_sync_perc:%.2f\r\n"
+			     "master_sync_last_io_seconds_ago:%d\r\n",
+			     (long long)size, (long long)read,
+			     (long long)(size - read),
+			     size ? (double)read * 100 / (double)size : 0.0,
+			     io ? (int)((now - io) / 1000) : 0);
+}
+
+/*
+ * INFO replication of a replica: Redis 7.0's fields in its order.  The
+ * offsets are 1 while no history is held (Redis: no master and no cached
+ * master), as before the first sync of a replica from its start.
+ */
 int tn_replica_info(struct tn_buf *b)
 {
 	int64_t off = atomic_load(&tn_seg->repl_master_offset);
@@ -127,9 +163,14 @@ int tn_replica_info(struct tn_buf *b)
 	int64_t io = atomic_load(&tn_seg->repl_last_io_ms);
 	int64_t start = atomic_load(&tn_seg->repl_sync_offset);
 	int64_t second = atomic_load(&tn_seg->repl_second_offset);
+	int64_t down = atomic_load(&tn_seg->repl_down_since_ms);
 	int64_t now = tn_mstime(), hist = 0;
 	bool up = atomic_load(&tn_seg->repl_link_up) != 0;
+	bool syncing = atomic_load(&tn_seg->repl_sync_in_progress) != 0;
 	bool synced = tn_seg->repl_master_replid[0] != '\0';
+	/* Redis: the master's offset, else the cached master's (kept
+	 * through a full sync's transfer), else 1 */
+	bool cached = synced || atomic_load(&tn_seg->repl_self_cached);
 	int r;
 
 	r = tn_buf_printf(b,
@@ -145,23 +186,30 @@ int tn_replica_info(struct tn_buf *b)
 			  tn_conf->replicaof_host, tn_conf->replicaof_port,
 			  up ? "up" : "down",
 			  up ? (long long)(now - io) / 1000 : -1LL,
-			  atomic_load(&tn_seg->repl_sync_in_progress) ? 1 : 0,
-			  (long long)read, (long long)off);
+			  syncing ? 1 : 0, cached ? (long long)read : 1LL,
+			  cached ? (long long)off : 1LL);
+	if (!r && syncing)
+		r = info_transfer(b, now);
 	if (!r && !up)
 		r = tn_buf_printf(b, "master_link_down_since_seconds:%lld\r\n",
-				  io ? (long long)(now - io) / 1000 : -1LL);
+				  down ? (long long)(now - down) / 1000 : -1LL);
 	if (synced) {
 		hist = off - start;
 		if (hist > tn_conf->repl_backlog_size)
 			hist = tn_conf->repl_backlog_size;
 	}
 	if (!r)
+		r = tn_buf_printf(b,
+				  "slave_priority:%d\r\n"
+				  "slave_read_only:%d\r\n"
+				  "replica_announced:1\r\n",
+				  tn_conf->replica_priority,
+				  tn_conf->replica_read_only);
+	if (!r)
+		r = tn_repl_info_slaves(b);
+	if (!r)
 		r = tn_buf_printf(
 			b,
-			"slave_priority:%d\r\n"
-			"slave_read_only:%d\r\n"
-			"replica_announced:1\r\n"
-			"connected_slaves:%d\r\n"
 			"master_failover_state:no-failover\r\n"
 			"master_replid:%s\r\n"
 			"master_replid2:%s\r\n"
@@ -171,8 +219,6 @@ int tn_replica_info(struct tn_buf *b)
 			"repl_backlog_size:%lld\r\n"
 			"repl_backlog_first_byte_offset:%lld\r\n"
 			"repl_backlog_histlen:%lld\r\n",
-			tn_conf->replica_priority, tn_conf->replica_read_only,
-			(int)atomic_load(&tn_seg->repl_nreplicas),
 			synced ? tn_seg->repl_master_replid : tn_seg->run_id,
 			tn_seg->repl_master_replid2[0]
 				? tn_seg->repl_master_replid2

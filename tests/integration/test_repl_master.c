@@ -165,6 +165,10 @@ Test(repl_master, role_and_info_without_replicas)
 	tn_expect_error(tn_cmd(cli, "SET k v"),
 			"NOREPLICAS Not enough good replicas to write.");
 	tn_expect_nil(tn_cmd(cli, "GET k"));
+	/* and INFO counts the good ones, as Redis does then */
+	cr_expect(info_has("\r\nconnected_slaves:0\r\n"
+			   "min_slaves_good_slaves:0\r\n"
+			   "master_failover_state:"));
 	tn_expect_status(tn_cmd(cli, "CONFIG SET min-replicas-to-write 0"),
 			 "OK");
 	tn_expect_status(tn_cmd(cli, "SET k v"), "OK");

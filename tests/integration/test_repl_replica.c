@@ -2,10 +2,17 @@
  * test_repl_replica.c - Titan as the replica of a stock redis-server 7.0
  * master: full sync, 100 000 mixed writes compared key by key, partial
  * resync after CLIENT KILL TYPE replica, full resync after a master
- * restart, -READONLY, REPLICAOF NO ONE and REPLICAOF at run time.
+ * restart, -READONLY, REPLICAOF NO ONE and REPLICAOF at run time;
+ * acknowledged offsets and WAIT with Titan and stock replicas; INFO
+ * replication field by field against a stock replica (mid-sync with a
+ * fake master, link up, link down) and replica-serve-stale-data no.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +32,9 @@ struct stock {
 	int port;
 	char dir[256];
 	char log[300];
+	int replicaof; /* start as a replica of this port; 0: a master */
+	int diskless_delay; /* repl-diskless-sync-delay, seconds */
+	bool stale_no; /* replica-serve-stale-data no */
 };
 
 /* What a test started, for the fini to stop when an assertion cut the
@@ -32,6 +42,7 @@ struct stock {
 #define MAX_LIVE 4
 static struct stock *live_stock[MAX_LIVE];
 static struct tn_server *live_titan[MAX_LIVE];
+static pid_t live_fake; /* a fake master's process group */
 
 static void track(void **slots, void *p)
 {
@@ -48,6 +59,11 @@ static void stop_leftovers(void)
 {
 	int i;
 
+	if (live_fake > 0) {
+		kill(-live_fake, SIGKILL);
+		waitpid(live_fake, NULL, 0);
+		live_fake = 0;
+	}
 	for (i = 0; i < MAX_LIVE; i++) {
 		if (live_stock[i] && live_stock[i]->pid > 0) {
 			kill(live_stock[i]->pid, SIGKILL);
@@ -80,11 +96,38 @@ static redisContext *connect_port(int port)
 static void stock_start(struct stock *m)
 {
 	long long end = tn_now_ms() + 10000;
-	char p[16];
+	char p[16], rp[16], delay[16];
+	const char *argv[24];
+	int n = 0;
 
 	track((void **)live_stock, m);
 	snprintf(m->log, sizeof(m->log), "%s/redis.log", m->dir);
 	snprintf(p, sizeof(p), "%d", m->port);
+	snprintf(rp, sizeof(rp), "%d", m->replicaof);
+	snprintf(delay, sizeof(delay), "%d", m->diskless_delay);
+	argv[n++] = "redis-server";
+	argv[n++] = "--port";
+	argv[n++] = p;
+	argv[n++] = "--bind";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "--dir";
+	argv[n++] = m->dir;
+	argv[n++] = "--save";
+	argv[n++] = "";
+	argv[n++] = "--logfile";
+	argv[n++] = m->log;
+	argv[n++] = "--repl-diskless-sync-delay";
+	argv[n++] = delay;
+	if (m->replicaof) {
+		argv[n++] = "--replicaof";
+		argv[n++] = "127.0.0.1";
+		argv[n++] = rp;
+	}
+	if (m->stale_no) {
+		argv[n++] = "--replica-serve-stale-data";
+		argv[n++] = "no";
+	}
+	argv[n] = NULL;
 	m->pid = fork();
 	cr_assert_geq(m->pid, 0);
 	if (m->pid == 0) {
@@ -93,16 +136,15 @@ static void stock_start(struct stock *m)
 		dup2(fd, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execlp("redis-server", "redis-server", "--port", p, "--bind",
-		       "127.0.0.1", "--dir", m->dir, "--save", "",
-		       "--logfile", m->log, "--repl-diskless-sync-delay", "0",
-		       (char *)NULL);
+		execvp("redis-server", (char *const *)argv);
 		_exit(127);
 	}
 	while (tn_now_ms() < end) {
 		redisContext *c = redisConnect("127.0.0.1", m->port);
 		redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
-		bool ok = r && r->type == REDIS_REPLY_STATUS;
+		/* a replica that serves no stale data says MASTERDOWN */
+		bool ok = r && (r->type == REDIS_REPLY_STATUS ||
+				r->type == REDIS_REPLY_ERROR);
 
 		if (r)
 			freeReplyObject(r);
@@ -695,4 +737,412 @@ Test(repl_replica, titan_chain_and_the_replicas_aof)
 	redisFree(sc);
 	cr_assert_eq(tn_server_stop(&sub), 0);
 	cr_assert_eq(tn_server_stop(&r), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Acknowledged offsets, INFO's fields and replica-serve-stale-data    */
+/* ------------------------------------------------------------------ */
+
+/* The value of an INFO replication field, or "" (a static buffer). */
+static const char *info_val(redisContext *c, const char *field)
+{
+	static char v[128];
+	redisReply *r = tn_cmd(c, "INFO replication");
+	char key[64];
+	const char *p;
+
+	cr_assert_eq(r->type, REDIS_REPLY_STRING);
+	snprintf(key, sizeof(key), "\n%s:", field);
+	p = strstr(r->str, key);
+	v[0] = '\0';
+	if (p)
+		snprintf(v, sizeof(v), "%.*s", (int)strcspn(p + strlen(key), "\r\n"),
+			 p + strlen(key));
+	freeReplyObject(r);
+	return v;
+}
+
+/* The field names of INFO replication, in order, comma-separated. */
+static void info_names(redisContext *c, char *out, size_t cap)
+{
+	redisReply *r = tn_cmd(c, "INFO replication");
+	const char *p = r->str;
+	size_t len = 0;
+
+	cr_assert_eq(r->type, REDIS_REPLY_STRING);
+	out[0] = '\0';
+	while (*p) {
+		size_t line = strcspn(p, "\r\n"), name = strcspn(p, ":\r\n");
+
+		if (line && p[0] != '#' && name < line)
+			len += (size_t)snprintf(out + len, cap - len, "%.*s,",
+						(int)name, p);
+		cr_assert_lt(len, cap);
+		p += line;
+		while (*p == '\r' || *p == '\n')
+			p++;
+	}
+	freeReplyObject(r);
+}
+
+static void same_info_names(redisContext *titan, redisContext *stock,
+			    const char *when)
+{
+	char a[2048], b[2048];
+
+	info_names(titan, a, sizeof(a));
+	info_names(stock, b, sizeof(b));
+	cr_assert_str_eq(a, b, "%s: INFO replication fields differ\ntitan: %s\n"
+			       "stock: %s", when, a, b);
+}
+
+static void poll_info(redisContext *c, const char *field, const char *want,
+		      int timeout_ms)
+{
+	long long end = tn_now_ms() + timeout_ms;
+
+	while (strcmp(info_val(c, field), want) != 0) {
+		cr_assert(tn_now_ms() < end, "INFO %s never became '%s' (is '%s')",
+			  field, want, info_val(c, field));
+		usleep(5000);
+	}
+}
+
+/*
+ * Every replica of the master at mc has acknowledged master_repl_offset
+ * (polled: ACKs come every second), with a lag of 0 or 1 second.
+ */
+static void wait_all_acked(redisContext *mc, int nreplicas)
+{
+	long long end = tn_now_ms() + SYNC_MS;
+	char field[32], want[128];
+	int i, ok;
+
+	do {
+		snprintf(want, sizeof(want), "%s",
+			 info_val(mc, "master_repl_offset"));
+		ok = 0;
+		for (i = 0; i < nreplicas; i++) {
+			const char *v, *o, *lag;
+
+			snprintf(field, sizeof(field), "slave%d", i);
+			v = info_val(mc, field);
+			o = strstr(v, ",offset=");
+			lag = strstr(v, ",lag=");
+			cr_assert(o && lag, "no %s line: '%s'", field, v);
+			if ((size_t)(lag - o - 8) == strlen(want) &&
+			    !strncmp(o + 8, want, strlen(want))) {
+				cr_assert(!strcmp(lag, ",lag=0") ||
+					  !strcmp(lag, ",lag=1"),
+					  "%s: %s", field, v);
+				ok++;
+			}
+		}
+		if (ok == nreplicas)
+			return;
+		usleep(10000);
+	} while (tn_now_ms() < end);
+	cr_assert_fail("the replicas never acknowledged offset %s: %s", want,
+		       info_val(mc, "slave0"));
+}
+
+/* WAIT n: every replica answers GETACK at once, long before the
+ * once-a-second ACK. */
+static void wait_is_quick(redisContext *mc, int n)
+{
+	long long t0;
+	redisReply *r;
+
+	tn_expect_status(tn_cmd(mc, "SET wait:probe %lld", tn_now_ms()), "OK");
+	t0 = tn_now_ms();
+	r = tn_cmd(mc, "WAIT %d 5000", n);
+	cr_assert_eq(r->type, REDIS_REPLY_INTEGER);
+	cr_assert_eq(r->integer, n, "WAIT %d answered %lld", n, r->integer);
+	freeReplyObject(r);
+	cr_assert_lt(tn_now_ms() - t0, 900, "WAIT took %lld ms: no GETACK?",
+		     tn_now_ms() - t0);
+}
+
+/*
+ * A Titan master with a Titan replica and a stock redis-server replica:
+ * both acknowledge the master's offset (INFO slaveN, ROLE), WAIT counts
+ * both, quickly.
+ */
+Test(repl_replica, replicas_acknowledge_a_titan_master)
+{
+	/* static: the fini stops them after a failed assertion */
+	static struct tn_server m, r;
+	static struct stock s;
+	redisContext *mc, *rc, *sc;
+	redisReply *role;
+	char conf[256];
+	size_t i;
+
+	if (!have_redis())
+		cr_skip_test("redis-server is not installed");
+	memset(&s, 0, sizeof(s));
+	titan_start(&m, TN_STORE_ONLY);
+	mc = tn_connect(&m);
+	snprintf(conf, sizeof(conf), TN_STORE_ONLY "replicaof 127.0.0.1 %d\n",
+		 m.port);
+	titan_start(&r, conf);
+	rc = tn_connect(&r);
+	s.replicaof = m.port;
+	stock_new(&s);
+	sc = connect_port(s.port);
+	wait_synced(mc, rc, SYNC_MS);
+	wait_synced(mc, sc, SYNC_MS);
+	mixed_writes(mc, 11, 5000);
+	tn_expect_int(tn_cmd(mc, "WAIT 2 5000"), 2);
+	wait_all_acked(mc, 2);
+	/* ROLE shows the same offsets */
+	role = tn_cmd(mc, "ROLE");
+	cr_assert_eq(role->elements, 3);
+	cr_assert_eq(role->element[2]->elements, 2);
+	for (i = 0; i < 2; i++)
+		cr_assert_eq(atoll(role->element[2]->element[i]->element[2]->str),
+			     role->element[1]->integer);
+	freeReplyObject(role);
+	wait_is_quick(mc, 2);
+	/* a replica's own offset is the master's */
+	cr_assert_str_eq(info_val(rc, "slave_repl_offset"),
+			 info_val(sc, "slave_repl_offset"));
+	/* more replicas than there are: WAIT times out with the count */
+	tn_expect_int(tn_cmd(mc, "WAIT 3 100"), 2);
+
+	redisFree(sc);
+	redisFree(rc);
+	redisFree(mc);
+	stock_cleanup(&s);
+	cr_assert_eq(tn_server_stop(&r), 0);
+	cr_assert_eq(tn_server_stop(&m), 0);
+}
+
+/*
+ * A master that stops in the middle of a full sync: it answers the
+ * handshake, +FULLRESYNC, announces a 1000-byte RDB, sends 100 bytes of
+ * it and then nothing.  Its replicas stay in the transfer.  Runs in a
+ * child; returns its pid, the port in *port.
+ */
+#define FAKE_RDB_SIZE 1000
+#define FAKE_RDB_SENT 100
+static pid_t fake_master(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	pid_t pid;
+
+	cr_assert_geq(ls, 0);
+	cr_assert_eq(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(ls, 8), 0);
+	cr_assert_eq(getsockname(ls, (struct sockaddr *)&a, &alen), 0);
+	*port = ntohs(a.sin_port);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid > 0) {
+		/* here too: the kill may come before the child ran */
+		setpgid(pid, pid);
+		close(ls);
+		live_fake = pid;
+		return pid;
+	}
+	/* a group of its own: one kill stops it and its connections */
+	setpgid(0, 0);
+	for (;;) {
+		int fd = accept(ls, NULL, NULL);
+
+		if (fd < 0)
+			_exit(1);
+		if (fork() == 0) {
+			char in[4096], rdb[FAKE_RDB_SENT];
+			size_t len = 0;
+
+			close(ls);
+			memset(rdb, 'x', sizeof(rdb));
+			for (;;) {
+				ssize_t n = read(fd, in + len, sizeof(in) - len - 1);
+				char *cmd;
+
+				if (n <= 0 || len + (size_t)n >= sizeof(in) - 1)
+					_exit(0);
+				len += (size_t)n;
+				in[len] = '\0';
+				/* one command per read is all a replica sends
+				 * here: it waits for each reply */
+				cmd = strstr(in, "\r\n$");
+				cmd = cmd ? strstr(cmd + 3, "\r\n") : NULL;
+				if (!cmd || !strstr(cmd + 2, "\r\n"))
+					continue;
+				cmd += 2;
+				len = 0;
+				if (!strncasecmp(cmd, "ping", 4)) {
+					dprintf(fd, "+PONG\r\n");
+				} else if (!strncasecmp(cmd, "psync", 5) ||
+					   !strncasecmp(cmd, "sync", 4)) {
+					dprintf(fd, "+FULLRESYNC %s 0\r\n$%d\r\n",
+						"0123456789abcdef0123456789abcdef"
+						"01234567",
+						FAKE_RDB_SIZE);
+					if (write(fd, rdb, sizeof(rdb)) < 0)
+						_exit(0);
+					pause();
+				} else {
+					dprintf(fd, "+OK\r\n");
+				}
+			}
+		}
+		close(fd);
+	}
+}
+
+/* The same reply from both: type, and the text of errors and statuses. */
+static void same_reply(redisContext *titan, redisContext *stock,
+		       const char *cmd)
+{
+	redisReply *a = tn_cmd(titan, cmd), *b = tn_cmd(stock, cmd);
+
+	cr_assert_eq(a->type, b->type, "%s: reply type %d (%s) here, %d (%s) "
+				       "from redis-server",
+		     cmd, a->type, a->type == REDIS_REPLY_ERROR ? a->str : "",
+		     b->type, b->type == REDIS_REPLY_ERROR ? b->str : "");
+	if (a->type == REDIS_REPLY_ERROR || a->type == REDIS_REPLY_STATUS)
+		cr_assert_str_eq(a->str, b->str, "%s", cmd);
+	freeReplyObject(a);
+	freeReplyObject(b);
+}
+
+/* What a replica that serves no stale data answers, next to Redis. */
+static void same_stale_replies(redisContext *titan, redisContext *stock)
+{
+	static const char *const cmds[] = {
+		"PING", "GET k", "SET k v", "ECHO x", "DBSIZE", "EXISTS k",
+		"TTL k", "SCARD s", "KEYS *", "SCAN 0", "TYPE k", "RANDOMKEY",
+		"CONFIG GET replica-serve-stale-data", "ROLE", "SELECT 0",
+		"COMMAND COUNT", "CLIENT GETNAME", "PUBLISH c m", "LASTSAVE",
+		"MULTI", "GET k", "ECHO y", "EXEC", "MULTI", "ECHO z", "EXEC",
+	};
+	redisReply *r = tn_cmd(titan, "GET k");
+	size_t i;
+
+	cr_assert_eq(r->type, REDIS_REPLY_ERROR, "GET k was served");
+	cr_assert_str_eq(r->str, "MASTERDOWN Link with MASTER is down and "
+				 "replica-serve-stale-data is set to 'no'.");
+	freeReplyObject(r);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		same_reply(titan, stock, cmds[i]);
+}
+
+/*
+ * A Titan replica next to a stock one, both of a stock master: INFO
+ * replication has the same fields in the same order while the full sync
+ * runs, with the link up and with it down; the stock master sees both
+ * acknowledge its offset; replica-serve-stale-data no answers as Redis
+ * does during the sync and with the link down, and CONFIG SET turns it
+ * off at run time.
+ */
+Test(repl_replica, info_and_stale_data_as_a_stock_replica)
+{
+	static const char *const same[] = {
+		"master_link_status", "master_sync_in_progress",
+		"slave_read_repl_offset", "slave_repl_offset",
+		"master_sync_total_bytes", "master_sync_read_bytes",
+		"master_sync_left_bytes", "master_sync_perc",
+		"master_link_down_since_seconds",
+	};
+	/* static: the fini stops them after a failed assertion */
+	static struct stock m, s;
+	static struct tn_server t;
+	redisContext *mc, *tc, *sc;
+	char port[16];
+	long long end;
+	int fport;
+	pid_t fake;
+	size_t i;
+
+	if (!have_redis())
+		cr_skip_test("redis-server is not installed");
+	memset(&m, 0, sizeof(m));
+	memset(&s, 0, sizeof(s));
+	stock_new(&m);
+	mc = connect_port(m.port);
+	tn_expect_status(tn_cmd(mc, "SET k master"), "OK");
+	stock_new(&s);
+	sc = connect_port(s.port);
+	titan_start(&t, TN_STORE_ONLY);
+	tc = tn_connect(&t);
+	tn_expect_status(tn_cmd(tc, "CONFIG SET replica-serve-stale-data no"),
+			 "OK");
+	tn_expect_status(tn_cmd(sc, "CONFIG SET replica-serve-stale-data no"),
+			 "OK");
+	/* a master: the directive does not apply */
+	tn_expect_nil(tn_cmd(tc, "GET k"));
+
+	/* a full sync that stays in the middle */
+	fake = fake_master(&fport);
+	snprintf(port, sizeof(port), "%d", fport);
+	tn_expect_status(tn_cmd(tc, "REPLICAOF 127.0.0.1 %s", port), "OK");
+	tn_expect_status(tn_cmd(sc, "REPLICAOF 127.0.0.1 %s", port), "OK");
+	snprintf(port, sizeof(port), "%d", FAKE_RDB_SENT);
+	poll_info(tc, "master_sync_read_bytes", port, SYNC_MS);
+	poll_info(sc, "master_sync_read_bytes", port, SYNC_MS);
+	same_info_names(tc, sc, "during the full sync");
+	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		char v[128];
+
+		snprintf(v, sizeof(v), "%s", info_val(sc, same[i]));
+		cr_assert_str_eq(info_val(tc, same[i]), v, "%s: %s here, %s from redis-server", same[i], info_val(tc, same[i]), v);
+	}
+	same_stale_replies(tc, sc);
+	kill(-fake, SIGKILL);
+	waitpid(fake, NULL, 0);
+	live_fake = 0;
+
+	snprintf(port, sizeof(port), "%d", m.port);
+	tn_expect_status(tn_cmd(tc, "REPLICAOF 127.0.0.1 %s", port), "OK");
+	tn_expect_status(tn_cmd(sc, "REPLICAOF 127.0.0.1 %s", port), "OK");
+	poll_info(tc, "master_link_status", "up", SYNC_MS);
+	poll_info(sc, "master_link_status", "up", SYNC_MS);
+	same_info_names(tc, sc, "with the link up");
+	tn_expect_str(tn_cmd(tc, "GET k"), "master");
+	tn_expect_status(tn_cmd(tc, "PING"), "PONG");
+	mixed_writes(mc, 5, 5000);
+	tn_expect_int(tn_cmd(mc, "WAIT 2 5000"), 2);
+	wait_all_acked(mc, 2);
+	cr_assert_str_eq(info_val(tc, "slave_repl_offset"),
+			 info_val(mc, "master_repl_offset"));
+	wait_is_quick(mc, 2);
+
+	/* the link goes down: no master there */
+	snprintf(port, sizeof(port), "%d", tn_free_port());
+	tn_expect_status(tn_cmd(tc, "REPLICAOF 127.0.0.1 %s", port), "OK");
+	tn_expect_status(tn_cmd(sc, "REPLICAOF 127.0.0.1 %s", port), "OK");
+	poll_info(tc, "master_link_status", "down", SYNC_MS);
+	poll_info(sc, "master_link_status", "down", SYNC_MS);
+	same_info_names(tc, sc, "with the link down");
+	/* it went down just now, not never */
+	end = atoll(info_val(tc, "master_link_down_since_seconds"));
+	cr_assert(end >= 0 && end <= 2, "down since %lld s", end);
+	same_stale_replies(tc, sc);
+	/* stale data is served again once the directive says so */
+	tn_expect_status(tn_cmd(tc, "CONFIG SET replica-serve-stale-data yes"),
+			 "OK");
+	tn_expect_str(tn_cmd(tc, "GET k"), "master");
+	tn_expect_status(tn_cmd(tc, "PING"), "PONG");
+	tn_expect_error(tn_cmd(tc, "SET k v"), READONLY_ERR);
+	{
+		redisReply *r = tn_cmd(tc, "CONFIG GET replica-serve-stale-data");
+
+		cr_assert_eq(r->elements, 2);
+		cr_assert_str_eq(r->element[1]->str, "yes");
+		freeReplyObject(r);
+	}
+
+	redisFree(tc);
+	redisFree(sc);
+	redisFree(mc);
+	cr_assert_eq(tn_server_stop(&t), 0);
+	stock_cleanup(&s);
+	stock_cleanup(&m);
 }
