@@ -15,7 +15,9 @@
 # the moment its dependency was met (ready_us: its last parent's end);
 # with 2 busy slots that includes waiting for a slot.  "dep+slot->start":
 # minus the later of that and the end of the job before it on the same
-# worker: the scheduler's own delay.
+# worker: the scheduler's own delay.  Under the table, the CPU time per
+# job of each Titan process (/proc utime+stime over the run / N), and of
+# what the workers spawned; dag-spawn prints its own on stderr.
 set -e
 build=${1:-build}
 case $build in /*) ;; *) build="$PWD/$build" ;; esac
@@ -81,10 +83,36 @@ for w in 1 2; do
 done
 
 # Titan: submit each shape as one SUBMIT_DAG2, wait, read the job records.
-python3 - "$tport" "$N" "$SHAPES" >"$tmp/titan.jsonl" <<'EOF'
-import base64, json, random, socket, struct, sys, time
+python3 - "$tport" "$N" "$SHAPES" $pids >"$tmp/titan.jsonl" <<'EOF'
+import base64, json, os, random, socket, struct, sys, time
 
 port, n, shapes = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
+watched = [int(p) for p in sys.argv[4:]]  # the supervisor, the workers
+tick = os.sysconf("SC_CLK_TCK")
+
+
+def cpu():
+    """CPU seconds by process title: the supervisor's children, the
+    workers, and (as "spawned") what the workers' reaped children used."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            st = open("/proc/%s/stat" % d).read()
+            title = open("/proc/%s/cmdline" % d, "rb").read()
+        except OSError:
+            continue
+        f = st[st.rindex(")") + 2:].split()
+        pid, ppid = int(d), int(f[1])
+        if pid not in watched and ppid not in watched[:1]:
+            continue
+        title = title.split(b"\0")[0].decode(errors="replace").strip()
+        out[title] = out.get(title, 0) + (int(f[11]) + int(f[12])) / tick
+        if pid in watched[1:]:
+            out["spawned"] = out.get("spawned", 0) + \
+                (int(f[13]) + int(f[14])) / tick
+    return out
 
 
 class Link:
@@ -147,12 +175,20 @@ for shape in shapes:
     for i in range(n):
         ps = ",".join("%s-%d" % (pre, p) for p in par[i])
         lines.append("%s-%d|GENERAL|EXEC|%s|0|0|||1|0|[%s]" % (pre, i, argv, ps))
+    c0 = cpu()
     t0 = time.time()
     op, dag = link.call(0x78, ";".join(lines).encode())
     if op != 0x50:
         raise SystemExit("dag-bench: SUBMIT_DAG2 refused: " + dag)
     end = time.time() + 600
     while True:
+        # DAG_INFO lists every job (~70 bytes each): ask for it only once
+        # the ready queue is empty, so polling does not steal the CPU
+        # the spawns need
+        if json.loads(link.call(0x09, b"")[1])["queue_size"] > 0 and \
+                time.time() < end:
+            time.sleep(0.2)
+            continue
         info = json.loads(link.call(0x76, dag.encode())[1])
         c = info["counts"]
         if c.get("COMPLETED", 0) + c.get("DEAD", 0) + c.get("CANCELLED", 0) >= n:
@@ -160,6 +196,7 @@ for shape in shapes:
         if time.time() > end:
             raise SystemExit("dag-bench: %s not done after 600 s: %s" % (shape, c))
         time.sleep(0.2)
+    c1 = cpu()
     recs = {}
     for i in range(n):
         jid = "DAG-%s-%d" % (pre, i)
@@ -175,6 +212,9 @@ for shape in shapes:
         js.sort(key=lambda i: (recs[i]["started_us"], recs[i]["finished_us"]))
         for a, b in zip(js, js[1:]):
             free_at[b] = recs[a]["finished_us"]
+    # a job's time on its worker as the scheduler sees it (dispatch ->
+    # completion handled): spawn + run + reap + two link hops
+    busy = [r["finished_us"] - r["started_us"] for r in recs.values()]
     lat, sched = [], []
     for i in range(n):
         if par[i]:
@@ -189,6 +229,9 @@ for shape in shapes:
         "tasks_per_s": round(n / (last / 1e6 - t0), 1),
         "p50_us": pct(lat, 50), "p99_us": pct(lat, 99),
         "s50_us": pct(sched, 50), "s99_us": pct(sched, 99),
+        "busy50_us": pct(busy, 50),
+        "cpu_us": {k: round((c1.get(k, 0) - v) * 1e6 / n)
+                   for k, v in c0.items() if c1.get(k, 0) - v > 0},
     }), flush=True)
 EOF
 
@@ -236,4 +279,10 @@ for shape, t in titan.items():
               f(us(d.get("s50_ms"))), f(us(d.get("s99_ms")))))
     if t["failed"]:
         print("|   %s: %d jobs did not complete |" % (shape, t["failed"]))
+print()
+print("CPU time per job by process (us; /proc utime+stime over the run "
+      "/ N); busy = a job's dispatch -> completion at the scheduler, p50")
+for shape, t in titan.items():
+    print("%s: busy %s us; %s" % (shape, f(t["busy50_us"]), ", ".join(
+        "%s %d" % kv for kv in sorted(t["cpu_us"].items()))))
 EOF

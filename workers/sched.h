@@ -19,6 +19,7 @@
 #define SCHED_LOG_LINES_REPLY 100   /* GET_LOGS: v1's in-memory window */
 #define SCHED_ID_MAX 256
 #define SCHED_V1_PING_MS 2000       /* v1 workers: 0x01 interval */
+#define SCHED_PREFETCH_MAX 64       /* WORKER_HELLO's prefetch field */
 
 enum sched_state {
 	SCHED_PENDING,
@@ -133,7 +134,10 @@ struct sched_job {
 	bool affinity;
 	bool slot_held;   /* counts in its worker's running */
 	bool unconfirmed; /* RUNNING from a previous scheduler's records */
-	bool active;      /* in titan:jobs:active */
+	bool active;      /* belongs in titan:jobs:active */
+	bool in_active;   /* is there, as far as we wrote it */
+	bool queued;      /* sent to a worker whose slots were all busy: it
+			   * starts there when one frees (prefetch) */
 	struct sched_strv parents;
 	struct sched_job **children;
 	int nchildren, capchildren;
@@ -173,7 +177,12 @@ struct sched_worker {
 	int port; /* v1 port, 0 for a link-only worker */
 	struct sched_strv caps;
 	int capacity;
-	int running;
+	int running;    /* jobs sent and not reported: started + queued */
+	int prefetch;   /* jobs it queues beyond capacity (WORKER_HELLO) */
+	/* jobs it holds queued, oldest first: the head starts there when a
+	 * started job ends */
+	struct sched_job **queued;
+	int nqueued, capqueued;
 	bool alive;
 	bool v1;         /* registered with 0x02: pinged and dispatched by us */
 	void *link;      /* the persistent link (struct sconn), or NULL */
@@ -305,6 +314,10 @@ struct sched_job *sched_job_lookup(const char *id);
 void sched_dag_load_jobs(struct sched_dag *d);
 /* Rebuild queues after a restart.  Returns how many jobs were loaded. */
 int sched_recover(int64_t now_ms);
+/* Recovery kept RUNNING jobs it has not heard of since (unconfirmed):
+ * a beat saying "running 0" must look for them.  Cleared when a look
+ * finds none, so beats do not scan the job table for ever. */
+extern bool sched_unconfirmed_left;
 
 /* ------------------------------------------------------------------ */
 /* JSON (sched_json.c)                                                  */

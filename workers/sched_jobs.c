@@ -551,6 +551,7 @@ static int add_child(struct sched_job *p, struct sched_job *c)
 }
 
 static void cancel_tree(struct sched_job *j, const char *why, int64_t now_ms);
+static void unqueue(struct sched_worker *w, struct sched_job *j);
 
 void sched_job_link(struct sched_job *j, int64_t now_ms)
 {
@@ -663,6 +664,10 @@ static void cancel_tree(struct sched_job *j, const char *why, int64_t now_ms)
 				struct sched_worker *w =
 					sched_worker_find(j->worker);
 
+				/* queued there: it drops it without starting
+				 * anything in its place */
+				if (w && j->queued)
+					unqueue(w, j);
 				if (w)
 					sched_hooks.cancel(w, j);
 			}
@@ -691,14 +696,65 @@ static void cancel_tree(struct sched_job *j, const char *why, int64_t now_ms)
 	free(stack);
 }
 
+/* Take j off its worker's queue (it never started there). */
+static void unqueue(struct sched_worker *w, struct sched_job *j)
+{
+	int i;
+
+	for (i = 0; w && i < w->nqueued; i++) {
+		if (w->queued[i] != j)
+			continue;
+		w->nqueued--;
+		memmove(&w->queued[i], &w->queued[i + 1],
+			sizeof(*w->queued) * (size_t)(w->nqueued - i));
+		break;
+	}
+}
+
+static void arm_timeout(struct sched_job *j, struct sched_worker *w,
+			int64_t now_ms)
+{
+	if (j->timeout_ms > 0)
+		sched_timer_set(&j->timer,
+				now_ms + j->timeout_ms +
+					(w->link ? SCHED_TIMEOUT_GRACE_MS : 0));
+}
+
+/*
+ * A started job left w: the worker starts the oldest job it holds
+ * queued in that slot at once (before it reports), so that job's run,
+ * and its time limit, begin now.
+ */
+static void queue_advance(struct sched_worker *w)
+{
+	struct sched_job *q;
+
+	if (!w->nqueued)
+		return;
+	q = w->queued[0];
+	memmove(&w->queued[0], &w->queued[1],
+		sizeof(*w->queued) * (size_t)(w->nqueued - 1));
+	w->nqueued--;
+	q->queued = false;
+	q->started_ms = tn_mstime();
+	q->started_us = tn_ustime();
+	arm_timeout(q, w, q->started_ms);
+}
+
 void sched_worker_release(struct sched_job *j)
 {
 	struct sched_worker *w;
+	bool was_queued = j->queued;
 
 	if (!j->slot_held)
 		return;
 	j->slot_held = false;
+	j->queued = false;
 	w = sched_worker_find(j->worker);
+	if (w && was_queued)
+		unqueue(w, j);
+	else if (w)
+		queue_advance(w);
 	if (w && w->running > 0) {
 		w->running--;
 		kick_wanted = true;
@@ -719,10 +775,11 @@ void sched_job_completed(struct sched_job *j, int exit_code,
 
 	if (j->state != SCHED_RUNNING)
 		return;
-	sched_worker_release(j);
 	j->exit_code = exit_code;
 	set_str(&j->result, result, rlen);
 	finish(j, SCHED_COMPLETED, now_ms);
+	/* after finished_us: the job queued behind it starts now */
+	sched_worker_release(j);
 	for (i = 0; i < j->nchildren; i++) {
 		struct sched_job *c = j->children[i];
 
@@ -1011,6 +1068,8 @@ void sched_worker_dead(struct sched_worker *w, int64_t now_ms)
 	struct dead_ctx x = {w, now_ms};
 
 	w->alive = false;
+	while (w->nqueued > 0)
+		w->queued[--w->nqueued]->queued = false;
 	sched_jobs_each(requeue_on, &x);
 	w->running = 0;
 	sched_workers_changed();
@@ -1018,7 +1077,8 @@ void sched_worker_dead(struct sched_worker *w, int64_t now_ms)
 
 static bool can_take(const struct sched_worker *w, const char *cap)
 {
-	return w->alive && (w->link || w->v1) && w->running < w->capacity &&
+	return w->alive && (w->link || w->v1) &&
+	       w->running < w->capacity + (w->link ? w->prefetch : 0) &&
 	       sched_worker_has_cap(w, cap);
 }
 
@@ -1056,14 +1116,29 @@ static void start(struct sched_job *j, struct sched_worker *w,
 	set_str(&j->worker, w->id, strlen(w->id));
 	j->slot_held = true;
 	j->unconfirmed = false;
-	w->running++;
-	sched_workers_changed();
 	j->started_ms = now_ms;
 	j->started_us = tn_ustime();
-	if (j->timeout_ms > 0)
-		sched_timer_set(&j->timer,
-				now_ms + j->timeout_ms +
-					(w->link ? SCHED_TIMEOUT_GRACE_MS : 0));
+	if (w->running >= w->capacity && w->nqueued == w->capqueued) {
+		int nc = w->capqueued ? w->capqueued * 2 : 4;
+		struct sched_job **nq =
+			realloc(w->queued, sizeof(*nq) * (size_t)nc);
+
+		if (nq) {
+			w->queued = nq;
+			w->capqueued = nc;
+		}
+	}
+	if (w->running >= w->capacity && w->nqueued < w->capqueued) {
+		/* prefetch: queued on the worker behind its running jobs;
+		 * it starts (and its clock runs) when one of them ends */
+		w->queued[w->nqueued++] = j;
+		j->queued = true;
+	} else {
+		/* (out of memory for the queue: its clock runs from now) */
+		arm_timeout(j, w, now_ms);
+	}
+	w->running++;
+	sched_workers_changed();
 	save(j);
 	r = sched_hooks.dispatch ? sched_hooks.dispatch(w, j) : 0;
 	if (r < 0) {

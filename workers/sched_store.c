@@ -15,6 +15,8 @@
 #include "util/util.h"
 #include "workers/sched.h"
 
+bool sched_unconfirmed_left;
+
 static struct tn_client sc;
 static uint64_t sc_khash[16];
 static bool store_ready;
@@ -474,6 +476,8 @@ struct sched_job *sched_record_load(const char *id, const char *p, size_t n)
 	j->started_us = us[1];
 	j->finished_us = us[2];
 	j->active = !sched_state_terminal(state);
+	/* recovery finds active jobs through the set; others are not in it */
+	j->in_active = j->active;
 	return j;
 }
 
@@ -503,10 +507,15 @@ void sched_save_job_store(struct sched_job *j)
 	sched_record_job(j, &b);
 	sched_store_set(job_key(j->id), b.data, b.len, 0);
 	tn_buf_free(&b);
+	/* one set write per job for each of submit and finish, not per
+	 * state change */
+	if (j->active == j->in_active)
+		return;
 	if (j->active)
 		sched_store_sadd("titan:jobs:active", j->id);
 	else
 		sched_store_srem("titan:jobs:active", j->id);
+	j->in_active = j->active;
 }
 
 void sched_save_dag_store(struct sched_dag *d)
@@ -628,6 +637,7 @@ int sched_recover(int64_t now_ms)
 				w->running++;
 				j->slot_held = true;
 				j->unconfirmed = true;
+				sched_unconfirmed_left = true;
 				if (j->timeout_ms > 0)
 					sched_timer_set(
 						&j->timer,

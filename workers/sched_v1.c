@@ -543,15 +543,18 @@ static void op_hello(struct sconn *c, const char *body, size_t n)
 {
 	struct sched_strv f = {0};
 	struct sched_worker *w;
-	long long port, cap;
+	long long port, cap, prefetch = 0;
 
-	if (sched_strv_split(body, n, '|', &f) < 0 || f.n != 5 ||
+	if (sched_strv_split(body, n, '|', &f) < 0 || f.n < 5 || f.n > 6 ||
 	    !f.v[0][0] || strlen(f.v[0]) > SCHED_ID_MAX ||
 	    !tn_str2ll(f.v[2], strlen(f.v[2]), &port) || port < 0 ||
 	    port > 65535 || !tn_str2ll(f.v[4], strlen(f.v[4]), &cap) ||
-	    cap < 1 || cap > 100000) {
+	    cap < 1 || cap > 100000 ||
+	    (f.n == 6 && (!tn_str2ll(f.v[5], strlen(f.v[5]), &prefetch) ||
+			  prefetch < 0 || prefetch > SCHED_PREFETCH_MAX))) {
 		sched_reply_str(c, "ERROR: WORKER_HELLO body must be "
-				   "id|host|port|cap1,cap2|capacity");
+				   "id|host|port|cap1,cap2|capacity"
+				   "[|prefetch 0-64]");
 		sched_strv_free(&f);
 		return;
 	}
@@ -573,6 +576,7 @@ static void op_hello(struct sconn *c, const char *body, size_t n)
 	sched_strv_free(&w->caps);
 	sched_strv_split(f.v[3], strlen(f.v[3]), ',', &w->caps);
 	w->capacity = (int)cap;
+	w->prefetch = (int)prefetch;
 	w->alive = true;
 	sched_workers_changed();
 	w->link = c;
@@ -588,15 +592,19 @@ static void op_hello(struct sconn *c, const char *body, size_t n)
 struct unconf_ctx {
 	struct sched_worker *w;
 	int64_t now;
+	int left; /* unconfirmed jobs on other workers */
 };
 
 static void requeue_unconfirmed(struct sched_job *j, void *arg)
 {
 	struct unconf_ctx *x = arg;
 
-	if (j->unconfirmed && j->state == SCHED_RUNNING && j->worker &&
-	    strcmp(j->worker, x->w->id) == 0)
+	if (!j->unconfirmed || j->state != SCHED_RUNNING || !j->worker)
+		return;
+	if (strcmp(j->worker, x->w->id) == 0)
 		sched_job_requeue(j, x->now);
+	else
+		x->left++;
 }
 
 static void op_beat(struct sconn *c, const char *body, size_t n)
@@ -614,11 +622,13 @@ static void op_beat(struct sconn *c, const char *body, size_t n)
 	refresh_worker(c->w);
 	/* a worker that runs nothing does not run what an earlier
 	 * scheduler sent it before dying */
-	if (q && tn_str2ll(q + 1, (size_t)(body + n - q - 1), &running) &&
+	if (sched_unconfirmed_left && q &&
+	    tn_str2ll(q + 1, (size_t)(body + n - q - 1), &running) &&
 	    running == 0) {
-		struct unconf_ctx x = {c->w, tn_mstime()};
+		struct unconf_ctx x = {c->w, tn_mstime(), 0};
 
 		sched_jobs_each(requeue_unconfirmed, &x);
+		sched_unconfirmed_left = x.left > 0;
 	}
 }
 

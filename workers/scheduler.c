@@ -29,6 +29,9 @@
 #include "workers/web.h"
 
 #define SCHED_READ_BYTES 65536
+/* appendfsync always: how often to look at `durable` while output waits
+ * for it (the journal wakes shards, not us; an fsync takes ~1-10 ms) */
+#define SCHED_HOLD_RECHECK_MS 1
 #define SCHED_SUB_RETRY_MS 500
 #define EXPIRED_CHANNEL "__keyevent@0__:expired"
 
@@ -40,6 +43,7 @@ static struct sconn timer_conn, signal_conn;
 static struct sconn web_conn; /* the dashboard's epoll set */
 static int64_t armed_at = -1;
 static struct sconn *sub; /* the subscription, or NULL */
+static uint64_t hold_pos; /* output waits until the log is durable here */
 static struct sched_timer sub_retry;
 
 static void conn_close(struct sconn *c);
@@ -621,6 +625,31 @@ static void sub_read(struct sconn *c)
 /* Main                                                                 */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Under appendfsync always nothing leaves before the state writes behind
+ * it are on disk, as a shard holds a reply: a DISPATCH goes out only
+ * once its RUNNING record is durable, so a job a worker ran is never
+ * PENDING again after a crash of the whole server, and a JOB_ACCEPTED
+ * means the DAG survives one.
+ */
+static bool output_held(void)
+{
+	uint64_t pos = tn_effect_take_pos();
+
+	if (!tn_conf->appendonly || tn_conf->appendfsync != TN_FSYNC_ALWAYS) {
+		hold_pos = 0;
+		return false;
+	}
+	if (pos > hold_pos)
+		hold_pos = pos;
+	if (!hold_pos)
+		return false;
+	if (atomic_load(&tn_elog()->durable) < hold_pos)
+		return true;
+	hold_pos = 0;
+	return false;
+}
+
 static void arm_timer(void)
 {
 	int64_t next = sched_timers_next();
@@ -720,12 +749,19 @@ void tn_sched_main(void)
 	sub_start();
 	tn_notice("scheduler: ready on titan-port %d", tn_conf->titan_port);
 	for (;;) {
+		int wait_ms;
+		bool held;
+
 		sched_kick(tn_mstime());
-		flush_dirty();
+		held = output_held();
+		if (!held)
+			flush_dirty();
 		free_dead();
 		arm_timer();
-		n = epoll_wait(ep, evs, (int)TN_ARRAY_SIZE(evs),
-			       tn_web_tick());
+		wait_ms = tn_web_tick();
+		if (held && (wait_ms < 0 || wait_ms > SCHED_HOLD_RECHECK_MS))
+			wait_ms = SCHED_HOLD_RECHECK_MS;
+		n = epoll_wait(ep, evs, (int)TN_ARRAY_SIZE(evs), wait_ms);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -25,6 +25,7 @@
 #define TN_WORKER_BACKOFF_MAX_MS 5000
 #define TN_WORKER_V1_REGISTER_MS 30000
 #define TN_WORKER_MAX_BODY (10u * 1024 * 1024)
+#define TN_WORKER_PREFETCH_MAX 64     /* queued DISPATCHes beyond capacity */
 /* Reports kept while the link is down; LOG_LINES past it are dropped
  * (completions never are). */
 #define TN_WORKER_BACKLOG_MAX (64u * 1024 * 1024)
@@ -39,6 +40,15 @@ struct tn_worker_opts {
 	const char *workdir;
 	int beat_ms;
 	int listen_port;     /* 0: no v1 mode */
+	int prefetch;        /* DISPATCHes we queue while all slots run */
+};
+
+/* A DISPATCH received while every slot was busy (prefetch): started,
+ * in order, the moment a slot frees. */
+struct tn_worker_queued {
+	char id[TN_WORKER_ID_MAX];
+	char *body;
+	size_t len;
 };
 
 /* What an epoll event points at. */
@@ -65,6 +75,7 @@ enum tn_worker_end {
 
 struct tn_worker_job {
 	bool used;
+	bool spare;          /* this slot's empty spare directory exists */
 	bool v1;             /* started by a v1 RUN: v1 reporting */
 	bool v1_callback;    /* v1: send 0x12 at the end (not for TEST) */
 	char id[TN_WORKER_ID_MAX];
@@ -138,6 +149,7 @@ struct tn_worker {
 	struct tn_worker_outq hs;   /* AUTH, HELLO */
 	struct tn_worker_outq q;    /* everything else */
 	bool link_want_out;
+	bool hello_plain;    /* the scheduler refused HELLO's prefetch field */
 
 	/* v1 mode */
 	int listen_fd;
@@ -152,6 +164,8 @@ struct tn_worker {
 	int njobs;           /* slots in jobs[] */
 	int running;
 	int64_t flush_due_ms; /* 0: nothing pending */
+	struct tn_worker_queued *queued; /* FIFO, o.prefetch long */
+	int nqueued;
 };
 
 static inline int64_t tn_worker_now_ms(void)
@@ -176,6 +190,13 @@ void tn_worker_jobs_free(struct tn_worker *w);
 struct tn_worker_job *tn_worker_job_find(struct tn_worker *w,
 					 const char *id);
 void tn_worker_dispatch(struct tn_worker *w, const char *body, size_t len);
+/* Start queued DISPATCHes while slots are free. */
+void tn_worker_start_queued(struct tn_worker *w);
+/* Drop a queued job (cancel, shutdown), reporting `why`.  true if it
+ * was queued. */
+bool tn_worker_unqueue(struct tn_worker *w, const char *id, const char *why);
+/* Write what the link's queue holds now (a completion before a spawn). */
+void tn_worker_link_flush_now(struct tn_worker *w);
 void tn_worker_cancel(struct tn_worker *w, struct tn_worker_job *j,
 		      enum tn_worker_end why, bool force);
 void tn_worker_job_readable(struct tn_worker *w, struct tn_worker_job *j,

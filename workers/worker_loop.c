@@ -219,6 +219,10 @@ static void tn_worker_link_hello(struct tn_worker *w)
 
 	n = snprintf(body, sizeof(body), "%s|%s|%d|%s|%d", w->o.id,
 		     w->hostname, w->o.listen_port, w->o.caps, w->o.capacity);
+	/* the optional 6th field: how many DISPATCHes we queue */
+	if (w->o.prefetch > 0 && !w->hello_plain)
+		n += snprintf(body + n, sizeof(body) - (size_t)n, "|%d",
+			      w->o.prefetch);
 	tn_worker_outq_add(&w->hs, TN_OP_WORKER_HELLO, body, (size_t)n);
 	tn_worker_replay_queue(&w->hs);
 	w->link_state = TN_LINK_HELLO;
@@ -313,6 +317,12 @@ static void tn_worker_link_flush(struct tn_worker *w)
 	tn_worker_link_watch(w, rc > 0);
 }
 
+void tn_worker_link_flush_now(struct tn_worker *w)
+{
+	if (w->link_state == TN_LINK_UP)
+		tn_worker_link_flush(w);
+}
+
 static void tn_worker_link_frame(struct tn_worker *w, struct tn_frame *f)
 {
 	bool ack = f->opcode == TN_OP_ACK;
@@ -338,6 +348,17 @@ static void tn_worker_link_frame(struct tn_worker *w, struct tn_frame *f)
 				  w->o.id, w->o.capacity, w->o.caps);
 			return;
 		}
+		if (w->o.prefetch > 0 && !w->hello_plain) {
+			/* an older scheduler: register without prefetch */
+			tn_notice("the scheduler at %s:%d does not take "
+				  "WORKER_HELLO's prefetch field; registering "
+				  "without it (no jobs queued here)",
+				  w->o.host, w->o.port);
+			w->hello_plain = true;
+			w->backoff_ms = TN_WORKER_BACKOFF_MIN_MS;
+			tn_worker_link_down(w, "registering again");
+			return;
+		}
 		tn_warn("the scheduler at %s:%d refused WORKER_HELLO: %.*s",
 			w->o.host, w->o.port, (int)TN_MIN(f->len, 200), f->body);
 		tn_worker_link_down(w, "registration refused");
@@ -358,7 +379,7 @@ static void tn_worker_link_frame(struct tn_worker *w, struct tn_frame *f)
 		j = tn_worker_job_find(w, id);
 		if (j)
 			tn_worker_cancel(w, j, TN_WEND_CANCEL, false);
-		else
+		else if (!tn_worker_unqueue(w, id, "ERROR: cancelled"))
 			tn_verbose("CANCEL_JOB for %s, which does not run here",
 				   id);
 		break;
@@ -449,7 +470,7 @@ static void tn_worker_link_timers(struct tn_worker *w, int64_t now)
 	if (w->link_state == TN_LINK_UP && now >= w->beat_due_ms) {
 		char body[TN_WORKER_ID_MAX + 32];
 		int n = snprintf(body, sizeof(body), "%s|%d", w->o.id,
-				 w->running);
+				 w->running + w->nqueued);
 
 		tn_worker_link_send(w, TN_OP_WORKER_BEAT, body, (size_t)n,
 				    false);
@@ -468,6 +489,9 @@ static void tn_worker_stop(struct tn_worker *w, const char *why)
 	w->stopping = true;
 	w->stop_deadline_ms = tn_worker_now_ms() + TN_WORKER_KILL_GRACE_MS +
 			      3000;
+	while (w->nqueued > 0)
+		tn_worker_unqueue(w, w->queued[0].id,
+				  "ERROR: worker shutting down");
 	for (i = 0; i < w->njobs; i++)
 		if (w->jobs[i].used)
 			tn_worker_cancel(w, &w->jobs[i], TN_WEND_SHUTDOWN,

@@ -21,7 +21,8 @@ static void usage(FILE *f)
 		"usage: titan-worker [-h host] [-p port] [--token T] [--id ID]\n"
 		"                    [--capability CAP[,CAP...]] [--capacity N]\n"
 		"                    [--workdir DIR] [--beat SECONDS] "
-		"[--listen PORT]\n");
+		"[--prefetch N]\n"
+		"                    [--listen PORT]\n");
 }
 
 static int bad(const char *what, const char *arg)
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "beat", required_argument, NULL, 'b' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "prefetch", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -83,6 +85,10 @@ int main(int argc, char **argv)
 	const char *tok = NULL;
 	long cpus;
 	int c, rc;
+	/* libbsd marks a title shorter than the original argv[0] with a
+	 * '.' where argv[0] ended (ps showed "titan: worker w1      .") */
+	char *argv0 = argv[0];
+	size_t argv0_len = strlen(argv[0]);
 
 	/* first: it moves environ, and the title reuses argv's memory */
 	setproctitle_init(argc, argv, environ);
@@ -90,6 +96,7 @@ int main(int argc, char **argv)
 	w.o.port = 9090;
 	w.o.workdir = "titan_workspace";
 	w.o.beat_ms = 1000;
+	w.o.prefetch = 1;
 	snprintf(w.o.caps, sizeof(w.o.caps), "GENERAL");
 	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	w.o.capacity = cpus > 0 ? (int)cpus : 1;
@@ -146,6 +153,11 @@ int main(int argc, char **argv)
 			w.o.beat_ms = (int)(s * 1000 + 0.5);
 			break;
 		}
+		case 'q':
+			if (!int_arg(optarg, 0, TN_WORKER_PREFETCH_MAX,
+				     &w.o.prefetch))
+				return bad("prefetch", optarg);
+			break;
 		case 'l':
 			if (!int_arg(optarg, 1, 65535, &w.o.listen_port))
 				return bad("listen port", optarg);
@@ -181,6 +193,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setproctitle("-titan: worker %s", w.o.id);
+	if (strlen(w.o.id) + 14 < argv0_len && argv0[argv0_len] == '.')
+		argv0[argv0_len] = '\0';
 	tn_log_init(NULL, TN_LOG_NOTICE, 'W');
 	tn_notice("titan-worker %s starting: id %s, scheduler %s:%d, "
 		  "workdir %s", TN_VERSION, w.o.id, w.o.host, w.o.port,

@@ -1,12 +1,14 @@
 /*
  * test_sched.c - the scheduler through its TITAN_PROTO port: v1 client
  * frames get v1's reply bytes, bad frames get error frames, and with two
- * real titan-workers a diamond DAG runs in order and a killed worker's
- * job reruns on the other.
+ * real titan-workers a diamond DAG runs in order, a killed worker's
+ * job reruns on the other, and a DAG survives kill -9 of the scheduler
+ * and of the whole supervisor.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -724,4 +727,201 @@ Test(sched, v1_worker_model)
 	expect(TN_OP_GET_LOGS, "DAG-p", TN_OP_ACK, "hi ['a', 'b']");
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+}
+
+/*
+ * The whole supervisor dies mid-DAG (power-cut style: every titan
+ * process stopped, then killed), with appendonly yes / appendfsync always;
+ * the two workers stay up, keep running what they had, and reconnect to
+ * the supervisor restarted on the same directory and ports.
+ *
+ * What must hold: every job ran, none started before all its parents had
+ * ended, and a job ran exactly once unless it was in flight at the crash
+ * (started before it and not ended more than CRASH_SLACK_NS before it):
+ * its dispatch or completion may not have reached the disk, and it may run
+ * again.  A job that ended earlier than that never runs again: its
+ * completion is on disk, or its worker replays it on reconnecting.
+ */
+#define CRASH_LAYERS 15
+#define CRASH_WIDTH 10
+#define CRASH_SLACK_NS 1000000000LL
+
+static void setup_aof(void)
+{
+	cr_assert_eq(tn_server_start(&srv, "appendonly yes\n"
+					   "appendfsync always\n"),
+		     0, "server did not start");
+}
+
+TestSuite(sched_crash, .init = setup_aof, .fini = teardown, .timeout = 120);
+
+static long long wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* All the lines of a marker file as numbers (at most max). */
+static int read_lls(const char *path, long long *v, int max)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (n < max && fscanf(f, "%lld", &v[n]) == 1)
+		n++;
+	fclose(f);
+	return n;
+}
+
+static void crash_supervisor(void)
+{
+	pid_t kids[64];
+	int i, n = tn_proc_children(srv.pid, kids, 64);
+
+	cr_assert(n >= 4 && n <= 64, "%d titan children", n);
+	/* freeze all first: nobody gets to react to another's death */
+	kill(srv.pid, SIGSTOP);
+	for (i = 0; i < n; i++)
+		kill(kids[i], SIGSTOP);
+	kill(srv.pid, SIGKILL);
+	for (i = 0; i < n; i++)
+		kill(kids[i], SIGKILL);
+	waitpid(srv.pid, NULL, 0);
+	for (i = 0; i < n; i++)
+		cr_assert(tn_wait_exit(kids[i], 5000), "pid %d survived",
+			  (int)kids[i]);
+}
+
+static void restart_supervisor(void)
+{
+	srv.pid = fork();
+	cr_assert(srv.pid >= 0);
+	if (srv.pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		dup2(fd, 0);
+		dup2(fd, 1);
+		execl(tn_supervisor_path(), "titan-supervisor", "-c", srv.conf,
+		      (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_eq(tn_server_wait_ready(&srv, 15000), 0,
+		     "the supervisor did not come back on the same ports");
+}
+
+Test(sched_crash, supervisor_kill9_mid_dag)
+{
+	struct tn_buf b = {0};
+	char s[1024], parents[64], mdir[400], path[500], dag[64], *got = NULL;
+	long long crash_ns, until, runs[8], ends[8];
+	pid_t w1, w2;
+	int l, i, total = 0, reran = 0;
+
+	if (!have_worker()) {
+		cr_skip_test("titan-worker not built");
+		return;
+	}
+	snprintf(mdir, sizeof(mdir), "%s/m", srv.dir);
+	mkdir(mdir, 0755);
+	w1 = start_worker("w1");
+	w2 = start_worker("w2");
+	wait_workers(2);
+	for (l = 0; l < CRASH_LAYERS; l++) {
+		for (i = 0; i < CRASH_WIDTH; i++) {
+			char id[32];
+
+			snprintf(id, sizeof(id), "c%d_%d", l, i);
+			if (l == 0)
+				parents[0] = '\0';
+			else
+				snprintf(parents, sizeof(parents),
+					 "c%d_%d,c%d_%d", l - 1, i, l - 1,
+					 (i + 3) % CRASH_WIDTH);
+			snprintf(s, sizeof(s),
+				 "date +%%s%%N >> %s/%s; sleep 0.01; "
+				 "date +%%s%%N >> %s/%s.end",
+				 mdir, id, mdir, id);
+			exec_line(&b, id, s, 3, 0, parents);
+		}
+	}
+	tn_buf_append(&b, "", 1);
+	call(TN_OP_SUBMIT_DAG2, b.data, &got);
+	cr_assert(strncmp(got, "D-", 2) == 0, "%s", got);
+	snprintf(dag, sizeof(dag), "%s", got);
+	free(got);
+	/* crash once a third of the DAG has run */
+	until = tn_now_ms() + 30000;
+	snprintf(path, sizeof(path), "%s/c%d_0.end", mdir, CRASH_LAYERS / 3);
+	while (access(path, F_OK) != 0) {
+		cr_assert(tn_now_ms() < until, "the DAG does not progress");
+		usleep(2000);
+	}
+	crash_ns = wall_ns();
+	crash_supervisor();
+	snprintf(path, sizeof(path), "%s/c%d_0", mdir, CRASH_LAYERS - 1);
+	cr_assert(access(path, F_OK) != 0, "the DAG was over before the crash");
+	restart_supervisor();
+	for (i = 0; i < CRASH_WIDTH; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "DAG-c%d_%d", CRASH_LAYERS - 1, i);
+		free(wait_state(id, "COMPLETED", 60000));
+	}
+	for (l = 0; l < CRASH_LAYERS; l++) {
+		for (i = 0; i < CRASH_WIDTH; i++) {
+			int n, ne, r, k;
+
+			snprintf(path, sizeof(path), "%s/c%d_%d", mdir, l, i);
+			n = read_lls(path, runs, 8);
+			snprintf(path, sizeof(path), "%s/c%d_%d.end", mdir, l, i);
+			ne = read_lls(path, ends, 8);
+			cr_expect(n >= 1 && ne >= 1, "c%d_%d never ran", l, i);
+			if (n < 1 || ne < 1)
+				continue;
+			total++;
+			if (n > 1) {
+				reran++;
+				cr_expect(n == 2 && runs[0] < crash_ns &&
+						  ends[0] >= crash_ns - CRASH_SLACK_NS,
+					  "c%d_%d ran %d times; its first run "
+					  "%lld..%lld ns, the crash at %lld",
+					  l, i, n, runs[0], ends[0], crash_ns);
+			}
+			/* every run began after both parents had ended once */
+			for (k = 0; l > 0 && k < 2; k++) {
+				long long pe[8];
+				int pi = k ? (i + 3) % CRASH_WIDTH : i;
+
+				snprintf(path, sizeof(path), "%s/c%d_%d.end",
+					 mdir, l - 1, pi);
+				cr_assert(read_lls(path, pe, 8) >= 1);
+				for (r = 0; r < n; r++)
+					cr_expect_geq(runs[r], pe[0],
+						      "c%d_%d run %d started "
+						      "before its parent "
+						      "c%d_%d ended",
+						      l, i, r, l - 1, pi);
+			}
+		}
+	}
+	cr_expect_eq(total, CRASH_LAYERS * CRASH_WIDTH);
+	cr_log_info("supervisor crash: %d of %d jobs in flight ran again",
+		    reran, total);
+	/* the restarted scheduler has the whole DAG, from the AOF */
+	got = NULL;
+	call(TN_OP_DAG_INFO, dag, &got);
+	snprintf(s, sizeof(s), "\"COMPLETED\":%d", CRASH_LAYERS * CRASH_WIDTH);
+	cr_expect(strstr(got, "\"state\":\"COMPLETED\"") && strstr(got, s),
+		  "%.100s ... %s", got,
+		  strstr(got, "\"counts\"") ? strstr(got, "\"counts\"") : "");
+	free(got);
+	tn_buf_free(&b);
+	kill(w1, SIGKILL);
+	kill(w2, SIGKILL);
+	waitpid(w1, NULL, 0);
+	waitpid(w2, NULL, 0);
 }

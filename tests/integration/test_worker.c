@@ -320,7 +320,8 @@ Test(worker, auth_hello_beat)
 	cr_assert(fk.fd >= 0);
 	expect_frame(fk.fd, TN_OP_AUTH, "s3cret");
 	send_frame(fk.fd, TN_OP_ACK, "OK");
-	snprintf(want, sizeof(want), "w1|%s|0|GENERAL,GPU|3", host);
+	/* the 6th field: one DISPATCH queued beyond capacity (prefetch) */
+	snprintf(want, sizeof(want), "w1|%s|0|GENERAL,GPU|3|1", host);
 	expect_frame(fk.fd, TN_OP_WORKER_HELLO, want);
 	send_frame(fk.fd, TN_OP_ACK, "REGISTERED");
 	cr_assert(recv_frame(fk.fd, 2000, &op, &b, true) == 0);
@@ -478,8 +479,13 @@ Test(worker, cancel_and_saturation)
 	handshake();
 	dispatch("C1", 0, a1, NULL, NULL, NULL, NULL);
 	wait_line("C1", "started");
+	/* C2 waits in the prefetch queue; one more is refused */
 	dispatch("C2", 0, a1, NULL, NULL, NULL, NULL);
-	expect_frame(fk.fd, TN_OP_JOB_COMPLETE, "C2|FAILED|ERROR_WORKER_SATURATED");
+	dispatch("C4", 0, a1, NULL, NULL, NULL, NULL);
+	expect_frame(fk.fd, TN_OP_JOB_COMPLETE, "C4|FAILED|ERROR_WORKER_SATURATED");
+	/* a queued job cancelled never starts: no "started" line */
+	send_frame(fk.fd, TN_OP_CANCEL_JOB, "C2");
+	expect_frame(fk.fd, TN_OP_JOB_COMPLETE, "C2|FAILED|ERROR: cancelled");
 	t0 = tn_now_ms();
 	send_frame(fk.fd, TN_OP_CANCEL_JOB, "C1");
 	c = collect("C1", out, err, sizeof(out), WAIT_MS);
@@ -493,6 +499,142 @@ Test(worker, cancel_and_saturation)
 	c = collect("C3", out, err, sizeof(out), WAIT_MS);
 	cr_expect_str_eq(c, "C3|FAILED|ERROR: cancelled");
 	free(c);
+}
+
+/*
+ * Prefetch: a DISPATCH that finds every slot busy waits on the worker and
+ * starts the moment the slot frees, after the first job's completion is
+ * on the link (a child of that job may be waiting for it), without a
+ * round trip to the scheduler.
+ */
+Test(worker, prefetch_starts_queued_in_order)
+{
+	static const char *const a1[] = { "sh", "-c",
+		"echo started; sleep 0.3; echo done", NULL };
+	static const char *const a2[] = { "sh", "-c", "echo second", NULL };
+	static const char *const a3[] = { "sh", "-c", "echo third", NULL };
+	char out[256], err[256], *c, want[300];
+	long long t0;
+	uint8_t op;
+	char *b;
+
+	start_worker("--id", "w1", "--capacity", "1", "--prefetch", "2",
+		     "--beat", "0.05", NULL);
+	fk.fd = accept_link(fk.lfd, WAIT_MS);
+	cr_assert(fk.fd >= 0);
+	cr_assert(recv_frame(fk.fd, WAIT_MS, &op, &b, false) == 0);
+	cr_assert(op == TN_OP_WORKER_HELLO);
+	cr_expect(strlen(b) > 4 && strcmp(b + strlen(b) - 4, "|1|2") == 0,
+		  "HELLO %s does not end in capacity 1, prefetch 2", b);
+	free(b);
+	send_frame(fk.fd, TN_OP_ACK, "REGISTERED");
+	dispatch("P1", 0, a1, NULL, NULL, NULL, NULL);
+	wait_line("P1", "started");
+	t0 = tn_now_ms();
+	dispatch("P2", 0, a2, NULL, NULL, NULL, NULL);
+	dispatch("P3", 0, a3, NULL, NULL, NULL, NULL);
+	/* beats count queued jobs as running: 1 + 2 */
+	for (;;) {
+		cr_assert(recv_frame(fk.fd, WAIT_MS, &op, &b, true) == 0);
+		cr_assert(op == TN_OP_WORKER_BEAT,
+			  "opcode 0x%02x before a beat saying 3", op);
+		snprintf(want, sizeof(want), "%s", b);
+		free(b);
+		if (strcmp(want, "w1|3") == 0)
+			break;
+	}
+	c = collect("P1", out, err, sizeof(out), WAIT_MS);
+	cr_expect_str_eq(c, "P1|COMPLETED|COMPLETED|0|started\ndone");
+	cr_expect(tn_now_ms() - t0 >= 200, "P1 ended early");
+	free(c);
+	c = collect("P2", out, err, sizeof(out), WAIT_MS);
+	cr_expect_str_eq(out, "second");
+	cr_expect_str_eq(c, "P2|COMPLETED|COMPLETED|0|second");
+	free(c);
+	c = collect("P3", out, err, sizeof(out), WAIT_MS);
+	cr_expect_str_eq(c, "P3|COMPLETED|COMPLETED|0|third");
+	free(c);
+}
+
+/* --prefetch 0, or a scheduler that refuses the 6th field: the old
+ * 5-field HELLO, and a DISPATCH beyond capacity is refused. */
+Test(worker, prefetch_off_and_old_scheduler)
+{
+	static const char *const a1[] = { "sh", "-c", "echo started; exec sleep 30",
+					  NULL };
+	char host[256], want[400], *b;
+	uint8_t op;
+
+	gethostname(host, sizeof(host));
+	start_worker("--id", "w1", "--capacity", "1", NULL);
+	fk.fd = accept_link(fk.lfd, WAIT_MS);
+	cr_assert(fk.fd >= 0);
+	snprintf(want, sizeof(want), "w1|%s|0|GENERAL|1|1", host);
+	expect_frame(fk.fd, TN_OP_WORKER_HELLO, want);
+	send_frame(fk.fd, TN_OP_ERROR, "ERROR: WORKER_HELLO body must be "
+				       "id|host|port|cap1,cap2|capacity");
+	close(fk.fd);
+	/* registers again at once, without the field */
+	fk.fd = accept_link(fk.lfd, WAIT_MS);
+	cr_assert(fk.fd >= 0, "no reconnect after the refused HELLO");
+	snprintf(want, sizeof(want), "w1|%s|0|GENERAL|1", host);
+	expect_frame(fk.fd, TN_OP_WORKER_HELLO, want);
+	send_frame(fk.fd, TN_OP_ACK, "REGISTERED");
+	dispatch("S1", 0, a1, NULL, NULL, NULL, NULL);
+	wait_line("S1", "started");
+	dispatch("S2", 0, a1, NULL, NULL, NULL, NULL);
+	expect_frame(fk.fd, TN_OP_JOB_COMPLETE, "S2|FAILED|ERROR_WORKER_SATURATED");
+	send_frame(fk.fd, TN_OP_CANCEL_JOB, "S1");
+	for (;;) {
+		cr_assert(recv_frame(fk.fd, WAIT_MS, &op, &b, true) == 0);
+		if (op == TN_OP_JOB_COMPLETE) {
+			cr_expect_str_eq(b, "S1|FAILED|ERROR: cancelled");
+			free(b);
+			break;
+		}
+		free(b);
+	}
+	close(fk.fd);
+	kill(fk.pid, SIGTERM);
+	waitpid(fk.pid, NULL, 0);
+	fk.pid = 0;
+	start_worker("--id", "w2", "--capacity", "2", "--prefetch", "0", NULL);
+	fk.fd = accept_link(fk.lfd, WAIT_MS);
+	cr_assert(fk.fd >= 0);
+	snprintf(want, sizeof(want), "w2|%s|0|GENERAL|2", host);
+	expect_frame(fk.fd, TN_OP_WORKER_HELLO, want);
+}
+
+/* ps shows "titan: worker <id>", not libbsd's '.' where a longer
+ * argv[0] ended ("titan: worker w1        ."). */
+Test(worker, ps_title)
+{
+	char port[16], t[512];
+	long long until;
+
+	snprintf(port, sizeof(port), "%d", fk.port);
+	fk.pid = fork();
+	cr_assert(fk.pid >= 0);
+	if (fk.pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		/* argv[0] the full path: longer than the title */
+		execl(worker_path(), worker_path(), "-p", port, "--workdir",
+		      fk.ws, "--id", "w1", (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_gt(strlen(worker_path()), strlen("titan: worker w1"));
+	until = tn_now_ms() + WAIT_MS;
+	for (;;) {
+		cr_assert_eq(tn_proc_cmdline(fk.pid, t, sizeof(t)), 0);
+		if (strncmp(t, "titan:", 6) == 0)
+			break;
+		cr_assert(tn_now_ms() < until, "title never set: %s", t);
+		usleep(5000);
+	}
+	cr_expect_str_eq(t, "titan: worker w1");
 }
 
 Test(worker, reconnect_keeps_jobs)

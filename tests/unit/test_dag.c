@@ -327,3 +327,69 @@ Test(sched_sm, log_ring_bounded)
 	cr_assert_str_eq(b.data, "line48\nline49");
 	tn_buf_free(&b);
 }
+
+/*
+ * Prefetch: a worker that takes jobs beyond its capacity holds them
+ * queued, oldest first; the head starts, and its time limit begins, when
+ * a started job ends there; a cancelled queued job starts nothing in its
+ * place; a dead worker's queued jobs go back to PENDING.
+ */
+Test(sched_sm, prefetch_queue)
+{
+	struct sched_worker *w = mkworker("w1", 1);
+	struct sched_job *a, *b, *c, *d;
+
+	w->prefetch = 1;
+	submit("a|G|EXEC|L2Jpbi9zbGVlcAA1|0|100|||1|0|[];"
+	       "b|G|EXEC|L2Jpbi9zbGVlcAA1|0|100|||1|0|[];"
+	       "c|G|x|1|0|[];d|G|x|1|0|[]");
+	a = sched_job_find("DAG-a");
+	b = sched_job_find("DAG-b");
+	c = sched_job_find("DAG-c");
+	d = sched_job_find("DAG-d");
+	sched_kick_want();
+	sched_kick(1000);
+	cr_assert_eq(ndispatched, 2, "capacity 1 + prefetch 1");
+	cr_assert_str_eq(dispatched[0], "DAG-a@w1");
+	cr_assert_str_eq(dispatched[1], "DAG-b@w1");
+	cr_assert_eq(a->state, SCHED_RUNNING);
+	cr_assert_eq(b->state, SCHED_RUNNING, "queued jobs are RUNNING there");
+	cr_assert_not(a->queued);
+	cr_assert(b->queued);
+	cr_assert_eq(w->running, 2);
+	cr_assert_eq(w->nqueued, 1);
+	cr_assert_neq(a->timer.idx, SIZE_MAX, "a's time limit runs");
+	cr_assert_eq(b->timer.idx, SIZE_MAX, "b's does not, yet");
+	cr_assert_eq(c->state, SCHED_PENDING);
+	/* a ends: b starts there at once, c is sent to queue behind it */
+	sched_job_completed(a, 0, "", 0, 1050);
+	cr_assert_not(b->queued);
+	cr_assert_eq(w->nqueued, 0);
+	cr_assert_neq(b->timer.idx, SIZE_MAX, "b's time limit runs now");
+	cr_assert_geq(b->started_us, a->finished_us);
+	sched_kick(1050);
+	cr_assert_eq(ndispatched, 3);
+	cr_assert(c->queued);
+	cr_assert_eq(w->running, 2);
+	/* c is cancelled while queued: the worker drops it and reports */
+	cr_assert(sched_job_cancel(c, 1060));
+	cr_assert_eq(c->state, SCHED_CANCELLED);
+	cr_assert_eq(ncancelled, 1);
+	cr_assert_eq(w->nqueued, 0);
+	cr_assert_eq(w->running, 2, "until the worker says so");
+	sched_worker_release(c);
+	cr_assert_eq(w->running, 1);
+	cr_assert_eq(b->timer.idx != SIZE_MAX, true, "b still runs");
+	sched_kick(1070);
+	cr_assert_eq(ndispatched, 4);
+	cr_assert(d->queued, "b still holds the slot");
+	/* the worker dies: b and d are PENDING again, attempts not counted */
+	sched_worker_dead(w, 1080);
+	cr_assert_eq(b->state, SCHED_PENDING);
+	cr_assert_eq(d->state, SCHED_PENDING);
+	cr_assert_eq(b->attempts, 0);
+	cr_assert_eq(d->attempts, 0);
+	cr_assert_not(d->queued);
+	cr_assert_eq(w->nqueued, 0);
+	cr_assert_eq(w->running, 0);
+}
