@@ -203,7 +203,7 @@ struct tn_runtime {
 	int http_fd[TN_MAX_BIND];
 	int *acc_sock; /* acceptor's end, per shard */
 	int *shard_sock; /* shard's end, per shard */
-	int *shard_wake; /* eventfd, per shard */
+	int *shard_wake; /* eventfd, per shard; [nshards]: the scheduler's */
 	int pid_supervisor;
 	int shard; /* this process' shard index, -1 elsewhere */
 	/* replication (journal/repl_master.c): a shard hands a replica's
@@ -243,6 +243,6 @@ void tn_persist_drain(int64_t timeout_ms); /* journal/ */
 /* Common start of every child: title, parent-death signal, log role. */
 void tn_child_init(const char *title, char role);
 /* Wake shard i's event loop (CLIENT KILL, pub/sub). */
-void tn_shard_wake(int shard);
+void tn_shard_wake(int shard); /* shard == nshards: the scheduler */
 
 #endif

@@ -84,7 +84,7 @@ void tn_shard_wake(int shard)
 {
 	uint64_t one = 1;
 
-	if (shard < 0 || shard >= tn_rt.nshards)
+	if (shard < 0 || shard > tn_rt.nshards)
 		return;
 	if (write(tn_rt.shard_wake[shard], &one, sizeof(one)) < 0) {
 		/* the counter is saturated: the shard is awake anyway */
@@ -240,7 +240,9 @@ static int make_channels(void)
 
 	tn_rt.acc_sock = calloc(n, sizeof(int));
 	tn_rt.shard_sock = calloc(n, sizeof(int));
-	tn_rt.shard_wake = calloc(n, sizeof(int));
+	/* one wake per shard, then the scheduler's (it waits on `durable`
+	 * too under appendfsync always) */
+	tn_rt.shard_wake = calloc(n + 1, sizeof(int));
 	if (!tn_rt.acc_sock || !tn_rt.shard_sock || !tn_rt.shard_wake)
 		return -1;
 	for (i = 0; i < n; i++) {
@@ -249,6 +251,8 @@ static int make_channels(void)
 			return -1;
 		tn_rt.acc_sock[i] = sv[0];
 		tn_rt.shard_sock[i] = sv[1];
+	}
+	for (i = 0; i <= n; i++) {
 		tn_rt.shard_wake[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		if (tn_rt.shard_wake[i] < 0)
 			return -1;
@@ -263,8 +267,9 @@ static void free_channels(void)
 	for (i = 0; i < tn_rt.nshards; i++) {
 		close(tn_rt.acc_sock[i]);
 		close(tn_rt.shard_sock[i]);
-		close(tn_rt.shard_wake[i]);
 	}
+	for (i = 0; i <= tn_rt.nshards; i++)
+		close(tn_rt.shard_wake[i]);
 	free(tn_rt.acc_sock);
 	free(tn_rt.shard_sock);
 	free(tn_rt.shard_wake);

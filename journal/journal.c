@@ -24,6 +24,7 @@
 #include "journal/journal.h"
 #include "journal/repl.h"
 #include "shm/shm.h"
+#include "store/store.h"
 #include "util/util.h"
 
 #define J_BATCH_IOV 1024 /* UIO_MAXIOV */
@@ -217,25 +218,13 @@ static void prealloc_release(void)
 	J.alloc_end = 0;
 }
 
-static void wake_shards(void)
-{
-	uint32_t bits = atomic_exchange(&J.l->shard_waiting, 0);
-
-	while (bits) {
-		int i = __builtin_ctz(bits);
-
-		bits &= bits - 1;
-		tn_shard_wake(i);
-	}
-}
-
 /* Everything up to `pos` is as durable as the policy asks (S.mu held:
  * both threads publish). */
 static void publish_locked(uint64_t pos)
 {
 	if (pos > atomic_load(&J.l->durable))
 		atomic_store(&J.l->durable, pos);
-	wake_shards();
+	tn_elog_wake_waiters();
 	tn_elog_release(J.l, pos);
 }
 

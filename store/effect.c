@@ -332,15 +332,20 @@ void tn_elog_publish_durable(uint64_t pos)
 {
 	struct elog_shm *l = tn_elog();
 	uint64_t cur = atomic_load(&l->durable);
-	uint32_t bits;
-	int i;
 
 	while (cur < pos &&
 	       !atomic_compare_exchange_weak(&l->durable, &cur, pos))
 		;
-	/* seq_cst with the shards' set-bit-then-check of `durable` */
-	bits = atomic_exchange(&l->shard_waiting, 0);
-	for (i = 0; bits && i < tn_rt.nshards; i++)
+	tn_elog_wake_waiters();
+}
+
+void tn_elog_wake_waiters(void)
+{
+	/* seq_cst with the waiters' set-bit-then-check of `durable` */
+	uint32_t bits = atomic_exchange(&tn_elog()->shard_waiting, 0);
+	int i;
+
+	for (i = 0; bits && i <= tn_rt.nshards; i++)
 		if (bits & (1u << (i & 31)))
 			tn_shard_wake(i);
 }

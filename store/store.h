@@ -437,8 +437,11 @@ void tn_effect_leave(void);
  * last call (0: none): appendfsync always holds the reply until durable. */
 uint64_t tn_effect_take_pos(void);
 /* The journal: `durable` reached pos; wake the shards that wait on it
- * (bit i & 31 of shard_waiting stands for shard i). */
+ * (bit i & 31 of shard_waiting stands for shard i; bit nshards & 31 for
+ * the scheduler, woken on tn_rt.shard_wake[nshards]). */
 void tn_elog_publish_durable(uint64_t pos);
+/* Wake every waiter whose bit is set, and clear the bits. */
+void tn_elog_wake_waiters(void);
 /* Did the client's transaction queue a write?  (MISCONF refuses its
  * EXEC as Redis does.) */
 bool tn_multi_queued_write(const struct tn_client *c);

@@ -341,6 +341,7 @@ enum sconn_kind {
 	SC_SUB,    /* our RESP subscription to __keyevent@0__:expired */
 	SC_TIMER,
 	SC_SIGNAL,
+	SC_WAKE, /* eventfd: the journal made the held output durable */
 	SC_V1OUT, /* our call to a v1 worker's own port (ping, stage + run) */
 };
 

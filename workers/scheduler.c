@@ -29,9 +29,6 @@
 #include "workers/web.h"
 
 #define SCHED_READ_BYTES 65536
-/* appendfsync always: how often to look at `durable` while output waits
- * for it (the journal wakes shards, not us; an fsync takes ~1-10 ms) */
-#define SCHED_HOLD_RECHECK_MS 1
 #define SCHED_SUB_RETRY_MS 500
 #define EXPIRED_CHANNEL "__keyevent@0__:expired"
 
@@ -40,6 +37,7 @@ static struct sconn *dirty_list;
 static struct sconn **dead_list;
 static size_t ndead, capdead;
 static struct sconn timer_conn, signal_conn;
+static struct sconn wake_conn; /* the journal: `durable` moved */
 static struct sconn web_conn; /* the dashboard's epoll set */
 static int64_t armed_at = -1;
 static struct sconn *sub; /* the subscription, or NULL */
@@ -634,6 +632,7 @@ static void sub_read(struct sconn *c)
  */
 static bool output_held(void)
 {
+	struct elog_shm *l = tn_elog();
 	uint64_t pos = tn_effect_take_pos();
 
 	if (!tn_conf->appendonly || tn_conf->appendfsync != TN_FSYNC_ALWAYS) {
@@ -642,12 +641,18 @@ static bool output_held(void)
 	}
 	if (pos > hold_pos)
 		hold_pos = pos;
-	if (!hold_pos)
+	if (!hold_pos || atomic_load(&l->durable) >= hold_pos) {
+		hold_pos = 0;
 		return false;
-	if (atomic_load(&tn_elog()->durable) < hold_pos)
-		return true;
-	hold_pos = 0;
-	return false;
+	}
+	/* ask the journal for a wake (on wake_conn), then look again: an
+	 * advance it made before seeing the bit is read here */
+	atomic_fetch_or(&l->shard_waiting, 1u << (tn_rt.nshards & 31));
+	if (atomic_load(&l->durable) >= hold_pos) {
+		hold_pos = 0;
+		return false;
+	}
+	return true;
 }
 
 static void arm_timer(void)
@@ -724,6 +729,10 @@ void tn_sched_main(void)
 	epoll_ctl(ep, EPOLL_CTL_ADD, signal_conn.fd, &ev);
 	ev.data.ptr = &timer_conn;
 	epoll_ctl(ep, EPOLL_CTL_ADD, timer_conn.fd, &ev);
+	wake_conn.fd = tn_rt.shard_wake[tn_rt.nshards];
+	wake_conn.kind = SC_WAKE;
+	ev.data.ptr = &wake_conn;
+	epoll_ctl(ep, EPOLL_CTL_ADD, wake_conn.fd, &ev);
 	for (i = 0; i < tn_rt.ntitan; i++) {
 		fcntl(tn_rt.titan_fd[i], F_SETFL,
 		      fcntl(tn_rt.titan_fd[i], F_GETFL) | O_NONBLOCK);
@@ -759,8 +768,6 @@ void tn_sched_main(void)
 		free_dead();
 		arm_timer();
 		wait_ms = tn_web_tick();
-		if (held && (wait_ms < 0 || wait_ms > SCHED_HOLD_RECHECK_MS))
-			wait_ms = SCHED_HOLD_RECHECK_MS;
 		n = epoll_wait(ep, evs, (int)TN_ARRAY_SIZE(evs), wait_ms);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -785,6 +792,16 @@ void tn_sched_main(void)
 			case SC_SIGNAL:
 				on_signal();
 				break;
+			case SC_WAKE: {
+				uint64_t ticks;
+
+				/* output_held() looks at `durable` next */
+				if (read(c->fd, &ticks, sizeof(ticks)) < 0 &&
+				    errno != EAGAIN)
+					tn_warn("scheduler: wake eventfd read: %s",
+						strerror(errno));
+				break;
+			}
 			case SC_TIMER: {
 				uint64_t ticks;
 
