@@ -4,7 +4,8 @@
  * through tn_dispatch, writes replies, and runs the periodic work (active
  * expiry of the stripes it owns, idle timeouts, CLIENT KILL requests).
  * Under appendfsync always a client's replies wait until the journal has
- * made its writes durable, while the loop serves everyone else.
+ * made its writes durable, and a client in WAIT is parked until enough
+ * replicas acknowledge its writes, while the loop serves everyone else.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 
 #include "daemon/daemon.h"
 #include "ipc/ipc.h"
+#include "journal/repl.h"
 #include "shm/shm.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -68,9 +70,18 @@ struct shard_client {
 	struct hold hold[2];
 	int nhold;
 	struct shard_client *held_prev, *held_next; /* list of holders */
+	/* log position past its last logged write, for WAIT */
+	uint64_t wpos;
+	/* parked in WAIT: its input stays buffered until the reply */
+	bool parked;
+	struct tn_repl_wait wait;
+	struct shard_client *wait_prev, *wait_next; /* list of the parked */
 };
 
 static struct shard_client *held_head;
+static struct shard_client *wait_head;
+
+static void run_input(struct shard_client *sc);
 
 static void on_term(int sig)
 {
@@ -196,6 +207,41 @@ static size_t sendable(struct shard_client *sc)
 	return (size_t)(sc->free_end - sc->sent);
 }
 
+static void wait_unlink(struct shard_client *sc)
+{
+	if (sc->wait_prev)
+		sc->wait_prev->wait_next = sc->wait_next;
+	else
+		wait_head = sc->wait_next;
+	if (sc->wait_next)
+		sc->wait_next->wait_prev = sc->wait_prev;
+	sc->wait_prev = sc->wait_next = NULL;
+	sc->parked = false;
+}
+
+int tn_shard_wait_park(struct tn_client *c, const struct tn_repl_wait *w)
+{
+	struct shard_client *sc = c->loop_data;
+
+	if (!sc || sc->parked)
+		return -ENOTSUP;
+	sc->wait = *w;
+	sc->parked = true;
+	sc->wait_prev = NULL;
+	sc->wait_next = wait_head;
+	if (wait_head)
+		wait_head->wait_prev = sc;
+	wait_head = sc;
+	return 0;
+}
+
+uint64_t tn_shard_client_wpos(const struct tn_client *c)
+{
+	const struct shard_client *sc = c->loop_data;
+
+	return sc ? sc->wpos : 0;
+}
+
 static void client_free(struct shard_client *sc)
 {
 	struct tn_client *c = &sc->c;
@@ -205,6 +251,8 @@ static void client_free(struct shard_client *sc)
 	close(c->fd);
 	if (sc->nhold)
 		held_unlink(sc);
+	if (sc->parked)
+		wait_unlink(sc);
 	if (sc->prev)
 		sc->prev->next = sc->next;
 	else
@@ -375,6 +423,64 @@ static void flush_held(void)
 }
 
 /*
+ * Answer the parked clients whose WAIT is over, then run what each
+ * pipelined behind it.  Before looking, say what is to wake us (seq_cst
+ * with the writers' store-then-claim): a replica ACK, and the journal's
+ * durable advance while a client's writes are not in the stream yet.
+ * Returns how long epoll may sleep (-1: until woken).
+ */
+static int check_waiters(void)
+{
+	uint32_t bit = 1u << (shard_index & 31);
+	struct shard_client *sc, *next;
+	int64_t now, nearest = 0;
+	long long acked;
+	bool unfed = false;
+
+	if (!wait_head)
+		return -1;
+	for (sc = wait_head; sc; sc = sc->wait_next)
+		unfed |= !sc->wait.fed;
+	atomic_fetch_or(&tn_seg->repl_ack_waiting, bit);
+	if (unfed)
+		atomic_fetch_or(&tn_elog()->shard_waiting, bit);
+	now = tn_mstime();
+	for (sc = wait_head; sc; sc = next) {
+		next = sc->wait_next;
+		if (tn_is_replica()) {
+			/* REPLICAOF: as Redis, the waiters are told and let go
+			 * (seen here at the latest at the recheck) */
+			wait_unlink(sc);
+			tn_reply_error(&sc->c.reply,
+				       "UNBLOCKED force unblock from blocking "
+				       "operation, instance state changed "
+				       "(master -> replica?)");
+			sc->c.flags |= TN_CLIENT_CLOSE_AFTER_REPLY;
+			run_input(sc);
+			continue;
+		}
+		if (!tn_repl_wait_check(&sc->wait, now, &acked)) {
+			if (sc->wait.deadline_ms &&
+			    (!nearest || sc->wait.deadline_ms < nearest))
+				nearest = sc->wait.deadline_ms;
+			continue;
+		}
+		wait_unlink(sc);
+		tn_reply_int(&sc->c.reply, acked);
+		/* frees or parks again only sc itself, never `next` */
+		run_input(sc);
+	}
+	if (!wait_head) {
+		atomic_fetch_and(&tn_seg->repl_ack_waiting, ~bit);
+		return -1;
+	}
+	/* a wake lost to a journal restart costs at most this */
+	if (!nearest || nearest - now > TN_HOLD_RECHECK_MS)
+		return TN_HOLD_RECHECK_MS;
+	return (int)(nearest - now);
+}
+
+/*
  * Pub/sub wrote to this client's output buffer: send it now.  One that
  * must go is not freed here (later events of this epoll batch may name
  * it): shut down, it reads EOF and is freed on its next event.
@@ -405,9 +511,10 @@ static void process_input(struct shard_client *sc)
 
 	lim.max_bulk = tn_conf->proto_max_bulk_len;
 	lim.max_query = tn_conf->client_query_buffer_limit;
+	/* a parked client's next commands run after its WAIT reply */
 	while (!(c->flags & (TN_CLIENT_CLOSE_AFTER_REPLY |
 			     TN_CLIENT_CLOSE_ASAP)) &&
-	       tn_buf_pending(&c->in)) {
+	       !sc->parked && tn_buf_pending(&c->in)) {
 		lim.authenticated = c->authenticated;
 		rc = tn_resp_parse(&c->req, &c->in, &lim, err, sizeof(err));
 		if (rc == TN_RESP_MORE)
@@ -425,6 +532,8 @@ static void process_input(struct shard_client *sc)
 			tn_dispatch(c, c->req.argv, (int)c->req.argc,
 				    shard_index);
 			pos = tn_effect_take_pos();
+			if (pos)
+				sc->wpos = pos;
 			if (pos && tn_conf->appendfsync == TN_FSYNC_ALWAYS)
 				hold_add(sc, start, pos);
 		}
@@ -462,6 +571,27 @@ static void client_readable(struct shard_client *sc)
 		return;
 	c->in.len += n;
 	me->net_in += n;
+	if (sc->parked) {
+		/* kept for after the WAIT reply, within the query limit */
+		if ((long long)tn_buf_pending(&c->in) >
+		    tn_conf->client_query_buffer_limit) {
+			tn_warn("closing client %s parked in WAIT: its "
+				"pipelined commands passed "
+				"client-query-buffer-limit (%zu bytes); raise "
+				"the limit or pipeline less",
+				c->addr, tn_buf_pending(&c->in));
+			client_free(sc);
+		}
+		return;
+	}
+	run_input(sc);
+}
+
+/* Run the client's buffered commands and send what they replied. */
+static void run_input(struct shard_client *sc)
+{
+	struct tn_client *c = &sc->c;
+
 	process_input(sc);
 	tn_client_sync_slot(c);
 	/* it published to this shard, or its commands wrote to others */
@@ -495,8 +625,9 @@ static void check_clients(int64_t now, bool cron)
 		if (sc->c.out.cap > TN_OUT_SHRINK_BYTES &&
 		    !tn_buf_pending(&sc->c.out))
 			tn_buf_free(&sc->c.out);
-		/* as Redis, subscribers wait for messages without a limit */
-		if (tn_conf->timeout_s > 0 &&
+		/* as Redis, subscribers wait for messages without a limit,
+		 * and a client in WAIT is not idle */
+		if (tn_conf->timeout_s > 0 && !sc->parked &&
 		    now - sc->c.last_ms > (int64_t)tn_conf->timeout_s * 1000 &&
 		    !tn_buf_pending(&sc->c.out) &&
 		    !tn_pubsub_subscribed(&sc->c)) {
@@ -618,14 +749,17 @@ void tn_shard_main(int index)
 	tn_elog_defer_wakes(true);
 	while (!shard_stop) {
 		bool woken = false, ticked = false;
+		int wait_ms;
 
 		/* nothing published this round waits for another */
 		if (tn_pubsub_pending())
 			pubsub_deliver();
+		wait_ms = check_waiters();
 		tn_elog_flush_wakes();
 		flush_held();
-		n = epoll_wait(ep, evs, TN_ARRAY_SIZE(evs),
-			       held_head ? TN_HOLD_RECHECK_MS : -1);
+		if (held_head && (wait_ms < 0 || wait_ms > TN_HOLD_RECHECK_MS))
+			wait_ms = TN_HOLD_RECHECK_MS;
+		n = epoll_wait(ep, evs, TN_ARRAY_SIZE(evs), wait_ms);
 		/*
 		 * Every event of the batch is handled: the wake-up and the
 		 * timer, which may free clients that later events name, are

@@ -52,6 +52,38 @@ int tn_repl_master_start(void);
  */
 void tn_repl_feed(const struct iovec *iov, int n);
 
+/*
+ * WAIT numreplicas timeout, for a client the shard parks meanwhile: the
+ * store side (store/t_repl.c) decides, the shard loop (daemon/shard.c)
+ * keeps it and asks again whenever it is woken.
+ */
+struct tn_repl_wait {
+	long long want; /* numreplicas */
+	uint64_t logged; /* log position past the client's writes; 0: none */
+	uint64_t target; /* stream offset to acknowledge, once `fed` */
+	int64_t deadline_ms; /* 0: for ever */
+	bool fed; /* the journal streamed `logged`: `target` is known */
+	bool asked; /* GETACK requested */
+};
+
+/*
+ * Progress of a wait (from the shard, at any time): true when it is
+ * over, with *acked the count to reply.  While it is not, the caller
+ * must be woken by the journal's durable advance (until `fed`) and by
+ * replica ACKs (tn_seg->repl_ack_waiting).
+ */
+bool tn_repl_wait_check(struct tn_repl_wait *w, int64_t now,
+			long long *acked);
+/*
+ * The shard loop (daemon/shard.c): park the client on `w` (copied): no
+ * further command of it runs before the wait's reply.  0, or -ENOTSUP
+ * for a client no shard loop serves (the caller replies at once).
+ */
+struct tn_client;
+int tn_shard_wait_park(struct tn_client *c, const struct tn_repl_wait *w);
+/* The log position past the client's last logged write (0: none). */
+uint64_t tn_shard_client_wpos(const struct tn_client *c);
+
 struct tn_buf;
 /*
  * INFO replication's replica lines (store/t_repl.c): connected_slaves,

@@ -521,6 +521,21 @@ static void check_limits(struct replica *r, int64_t now)
 	}
 }
 
+/* Shards with clients in WAIT look at the ACK offsets again (they set
+ * their bit before they look: seq_cst with the store of ack_off). */
+static void wake_ack_waiters(void)
+{
+	uint32_t bits = atomic_exchange(&tn_seg->repl_ack_waiting, 0);
+
+	while (bits) {
+		int i = __builtin_ctz(bits);
+
+		bits &= bits - 1;
+		if (i < tn_rt.nshards)
+			tn_shard_wake(i);
+	}
+}
+
 /* REPLCONF ACK <offset> [FACK <offset>]: all a replica says. */
 static void replica_command(struct replica *r, const struct tn_arg *a,
 			    size_t argc)
@@ -533,8 +548,10 @@ static void replica_command(struct replica *r, const struct tn_arg *a,
 	    tn_str2ll(a[2].p, a[2].len, &off) && off >= 0) {
 		struct repl_replica_shm *s = slot_of(r);
 
-		if ((uint64_t)off > atomic_load(&s->ack_off))
+		if ((uint64_t)off > atomic_load(&s->ack_off)) {
 			atomic_store(&s->ack_off, (uint64_t)off);
+			wake_ack_waiters();
+		}
 		atomic_store(&s->ack_ms, tn_mstime());
 		if (r->await_ack && r->state == TN_REPL_ONLINE) {
 			r->await_ack = false;

@@ -629,6 +629,9 @@ struct seg_shm {
 	/* a master turned replica: INFO shows its own offset until a sync
 	 * (Redis' cached master "using myself") */
 	_Atomic int32_t repl_self_cached;
+	/* bit i (i & 31): shard i has clients parked in WAIT; the journal
+	 * clears the bits and wakes those shards when an ACK arrives */
+	_Atomic uint32_t repl_ack_waiting;
 };
 
 extern struct seg_shm *tn_seg;

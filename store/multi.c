@@ -45,6 +45,7 @@ struct tn_multi {
 	struct queued *q;
 	uint32_t count, cap;
 	uint32_t cmd_flags; /* the queued commands' flags, or'ed */
+	uint32_t cmd_inv_flags; /* their missing flags, or'ed */
 	struct watched **w;
 	uint32_t nwatched, wcap;
 };
@@ -268,6 +269,7 @@ static void queue_free(struct tn_multi *m)
 		free(m->q[i].mem);
 	m->count = 0;
 	m->cmd_flags = 0;
+	m->cmd_inv_flags = 0;
 	if (m->cap > TN_QUEUE_KEEP) {
 		free(m->q);
 		m->q = NULL;
@@ -349,6 +351,7 @@ void tn_multi_queue(struct tn_client *c, const struct tn_cmd *cmd,
 	m->count++;
 	tn_client_note_queued(c, m->count);
 	m->cmd_flags |= cmd->flags;
+	m->cmd_inv_flags |= ~cmd->flags;
 queued:
 	tn_reply_status(&c->reply, "QUEUED");
 	return;
@@ -502,6 +505,22 @@ static void exec_queue(struct tn_ctx *x, struct tn_multi *m)
 	}
 }
 
+/*
+ * A replica with replica-serve-stale-data no whose link went down after
+ * a command that serves no stale data was queued: as Redis, its EXEC is
+ * refused as that command would be now.
+ */
+static bool exec_stale_refused(const struct tn_client *c,
+			       const struct tn_multi *m)
+{
+	return m && (m->cmd_inv_flags & TN_CMD_STALE) &&
+	       tn_conf->replicaof_host[0] &&
+	       !tn_conf->replica_serve_stale_data &&
+	       !(c->flags & TN_CLIENT_MASTER) &&
+	       !atomic_load(&tn_seg->loading) &&
+	       !atomic_load(&tn_seg->repl_link_up);
+}
+
 static void cmd_exec(struct tn_ctx *x)
 {
 	struct tn_client *c = x->c;
@@ -512,6 +531,12 @@ static void cmd_exec(struct tn_ctx *x)
 
 	if (!(c->multi_flags & TN_MULTI_ACTIVE)) {
 		tn_reply_error(x->r, "ERR EXEC without MULTI");
+		return;
+	}
+	if (exec_stale_refused(c, m)) {
+		tn_multi_exec_abort(c, "MASTERDOWN Link with MASTER is down "
+				       "and replica-serve-stale-data is set "
+				       "to 'no'.");
 		return;
 	}
 	if (c->multi_flags & TN_MULTI_DIRTY_EXEC) {

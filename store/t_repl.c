@@ -14,7 +14,6 @@
 #include "util/util.h"
 
 #define TN_REPL_HANDOFF_FLUSH_MS 1000 /* replies owed before the hand-off */
-#define TN_WAIT_POLL_US 1000
 
 static const char *const state_names[] = {
 	[TN_REPL_FREE] = "none",
@@ -262,18 +261,50 @@ static void cmd_role(struct tn_ctx *x)
 		role_master(x);
 }
 
+bool tn_repl_wait_check(struct tn_repl_wait *w, int64_t now,
+			long long *acked)
+{
+	bool late = w->deadline_ms && now >= w->deadline_ms;
+
+	if (!w->fed) {
+		/*
+		 * The journal feeds a batch to the stream before it publishes
+		 * the batch durable: once `durable` passed the client's last
+		 * write, the stream offset now covers it.  Not yet: no replica
+		 * can have acknowledged it.
+		 */
+		if (w->logged > atomic_load(&tn_elog()->durable)) {
+			*acked = 0;
+			return late || w->want <= 0;
+		}
+		w->fed = true;
+		w->target = w->logged ?
+				    atomic_load(&tn_seg->master_repl_offset) :
+				    0;
+	}
+	*acked = count_replicas(true, -1, w->target);
+	if (*acked >= w->want || late)
+		return true;
+	if (!w->asked) {
+		/* once: the replicas answer GETACK with their offset now,
+		 * instead of at their next once-a-second ACK */
+		w->asked = true;
+		atomic_store(&tn_seg->repl_req_getack, 1);
+		wake_journal();
+	}
+	return false;
+}
+
 /*
- * WAIT numreplicas timeout.  The client's writes are in the stream once
- * the journal has drained the log past them; then the replicas are asked
- * to ACK, and the shard polls their offsets (only this client waits).
+ * WAIT numreplicas timeout.  As Redis, only the calling client waits:
+ * the shard parks it (tn_shard_wait_park) and answers when enough
+ * replicas acknowledged its writes, or at the deadline; a timeout of 0
+ * waits for ever.  Inside MULTI it answers at once.
  */
 static void cmd_wait(struct tn_ctx *x)
 {
-	struct elog_shm *l = tn_elog();
-	long long want, timeout;
-	uint64_t logged, target;
-	int64_t deadline;
-	int acked;
+	struct tn_repl_wait w = {0};
+	long long want, timeout, acked;
 
 	if (tn_is_replica()) {
 		tn_reply_error(x->r,
@@ -293,29 +324,17 @@ static void cmd_wait(struct tn_ctx *x)
 		tn_reply_error(x->r, "ERR timeout is negative");
 		return;
 	}
-	/* 0 waits for ever in Redis; a shard must not: the link timeout */
-	if (timeout == 0)
-		timeout = (long long)tn_conf->repl_timeout_s * 1000;
-	deadline = x->now_ms + timeout;
-	logged = atomic_load(&l->reserved);
-	while (atomic_load(&l->consumed) < logged && tn_mstime() < deadline &&
-	       atomic_load(&tn_seg->repl_nreplicas) > 0)
-		usleep(TN_WAIT_POLL_US);
-	target = atomic_load(&tn_seg->master_repl_offset);
-	acked = count_replicas(false, -1, target);
-	if (acked >= want || (x->c->multi_flags & TN_MULTI_ACTIVE)) {
+	w.want = want;
+	w.logged = tn_shard_client_wpos(x->c);
+	/* Redis takes a deadline past the clock's range as no deadline */
+	if (timeout > 0)
+		w.deadline_ms = timeout > INT64_MAX - x->now_ms ?
+					0 :
+					x->now_ms + timeout;
+	if (tn_repl_wait_check(&w, x->now_ms, &acked) ||
+	    (x->c->multi_flags & TN_MULTI_ACTIVE) ||
+	    tn_shard_wait_park(x->c, &w) < 0)
 		tn_reply_int(x->r, acked);
-		return;
-	}
-	atomic_store(&tn_seg->repl_req_getack, 1);
-	wake_journal();
-	while (tn_mstime() < deadline) {
-		usleep(TN_WAIT_POLL_US);
-		acked = count_replicas(false, -1, target);
-		if (acked >= want)
-			break;
-	}
-	tn_reply_int(x->r, acked);
 }
 
 /*

@@ -3,15 +3,21 @@
  * replica socket: REPLCONF and WAIT errors as Redis words them, ROLE and
  * INFO with and without a replica, a disk-less full sync (FULLRESYNC,
  * $EOF mark, then the live stream after the first ACK), a partial resync
- * (+CONTINUE), NOREPLICAS, and a journal killed with -9.
+ * (+CONTINUE), NOREPLICAS, and a journal killed with -9.  WAIT parks
+ * only its client: the same shard serves others meanwhile, pipelined
+ * commands follow its reply, CLIENT KILL and hang-ups free it, and a
+ * stock redis-server replica's ACK answers it early; REPLICAOF lets it
+ * go with -UNBLOCKED.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -30,8 +36,31 @@ static void setup(void)
 	cli = tn_connect(&srv);
 }
 
+/* A stock redis-server replica a test started: killed by the fini
+ * even when an assertion cut the test short. */
+static pid_t stock_pid;
+static char stock_dir[64];
+
+static void stock_stop(void)
+{
+	char cmd[128];
+
+	if (stock_pid > 0) {
+		kill(stock_pid, SIGKILL);
+		waitpid(stock_pid, NULL, 0);
+		stock_pid = 0;
+	}
+	if (stock_dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", stock_dir);
+		if (system(cmd) != 0)
+			cr_log_info("could not remove %s", stock_dir);
+		stock_dir[0] = '\0';
+	}
+}
+
 static void teardown(void)
 {
+	stock_stop();
 	redisFree(cli);
 	cli = NULL;
 	cr_expect(tn_server_stop(&srv) == 0, "supervisor did not exit 0");
@@ -327,4 +356,263 @@ Test(repl_master, journal_killed_drops_links)
 	cr_expect(poll_info("connected_slaves:1\r\n"));
 	close(fd);
 	tn_expect_status(tn_cmd(cli, "SET after 1"), "OK");
+}
+
+/*
+ * A second connection served by the same shard as `a`.  The acceptor
+ * picks the least loaded shard: the others stay open until one lands.
+ */
+static redisContext *same_shard(redisContext *a)
+{
+	redisContext *tried[16], *b = NULL;
+	int s = tn_client_shard(&srv, a, WAIT_MS), i, n = 0;
+
+	cr_assert_geq(s, 0);
+	while (!b && n < 16) {
+		b = tn_connect(&srv);
+		if (tn_client_shard(&srv, b, WAIT_MS) != s) {
+			tried[n++] = b;
+			b = NULL;
+		}
+	}
+	for (i = 0; i < n; i++)
+		redisFree(tried[i]);
+	cr_assert(b, "no second connection on shard %d", s);
+	return b;
+}
+
+static void send_raw(redisContext *c, const char *s)
+{
+	cr_assert_eq(write(c->fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Read from a raw connection until `want` bytes came (or fail). */
+static void read_exact(redisContext *c, char *buf, size_t want,
+		       int timeout_ms)
+{
+	long long deadline = tn_now_ms() + timeout_ms;
+	size_t len = 0;
+
+	while (len < want && tn_now_ms() < deadline) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, 10) <= 0)
+			continue;
+		n = read(c->fd, buf + len, want - len);
+		cr_assert_gt(n, 0, "the server closed the connection");
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	cr_assert_eq(len, want, "got only '%s'", buf);
+}
+
+/* Nothing arrives on the connection for `ms`. */
+static bool silent_for(redisContext *c, int ms)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+
+	return poll(&p, 1, ms) == 0;
+}
+
+#define WAIT_800 "*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$3\r\n800\r\n"
+#define WAIT_FOREVER "*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n"
+
+/*
+ * No replica: WAIT 1 800 parks its client for 800 ms, while another
+ * client of the same shard is served as usual.
+ */
+Test(repl_master, wait_blocks_only_its_client)
+{
+	redisContext *other = same_shard(cli);
+	long long t0, busy, waited;
+	char buf[8];
+	int i;
+
+	tn_expect_status(tn_cmd(cli, "SET mine 1"), "OK");
+	t0 = tn_now_ms();
+	send_raw(cli, WAIT_800);
+	/* the WAIT is parked before our round trips begin */
+	cr_assert(silent_for(cli, 20));
+	for (i = 0; i < 50; i++) {
+		tn_expect_status(tn_cmd(other, "PING"), "PONG");
+		tn_expect_status(tn_cmd(other, "SET k%d v", i), "OK");
+	}
+	busy = tn_now_ms() - t0;
+	cr_expect_lt(busy, 400, "100 round trips took %lld ms during a WAIT",
+		     busy);
+	read_exact(cli, buf, 4, 5000);
+	waited = tn_now_ms() - t0;
+	cr_expect_str_eq(buf, ":0\r\n");
+	cr_expect_geq(waited, 799, "WAIT 1 800 answered after %lld ms",
+		      waited);
+	cr_expect_lt(waited, 3000);
+	redisFree(other);
+}
+
+Test(repl_master, wait_zero_and_multi_answer_at_once)
+{
+	long long t0 = tn_now_ms();
+	redisReply *r;
+
+	tn_expect_int(tn_cmd(cli, "WAIT 0 0"), 0);
+	tn_expect_int(tn_cmd(cli, "WAIT 0 100000"), 0);
+	/* inside MULTI WAIT does not block, as Redis */
+	tn_expect_status(tn_cmd(cli, "MULTI"), "OK");
+	tn_expect_status(tn_cmd(cli, "SET k v"), "QUEUED");
+	tn_expect_status(tn_cmd(cli, "WAIT 1 0"), "QUEUED");
+	r = tn_cmd(cli, "EXEC");
+	cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+	cr_assert_eq(r->elements, 2);
+	cr_expect_str_eq(r->element[0]->str, "OK");
+	cr_expect_eq(r->element[1]->type, REDIS_REPLY_INTEGER);
+	cr_expect_eq(r->element[1]->integer, 0);
+	freeReplyObject(r);
+	cr_expect_lt(tn_now_ms() - t0, 500);
+}
+
+/* Timeout 0 waits for ever; CLIENT KILL ends it, the shard goes on. */
+Test(repl_master, wait_forever_then_killed)
+{
+	redisContext *other = same_shard(cli);
+	redisReply *r = tn_cmd(cli, "CLIENT ID");
+	long long id = r->integer;
+	char b[16];
+
+	freeReplyObject(r);
+	send_raw(cli, WAIT_FOREVER);
+	cr_expect(silent_for(cli, 300), "WAIT 1 0 answered");
+	tn_expect_status(tn_cmd(other, "PING"), "PONG");
+	tn_expect_int(tn_cmd(other, "CLIENT KILL ID %lld", id), 1);
+	{
+		struct pollfd p = {.fd = cli->fd, .events = POLLIN};
+
+		cr_assert_eq(poll(&p, 1, WAIT_MS), 1, "not closed");
+		cr_expect_eq(read(cli->fd, b, sizeof(b)), 0,
+			     "a reply instead of the close");
+	}
+	tn_expect_status(tn_cmd(other, "SET after kill"), "OK");
+	redisFree(cli);
+	cli = other;
+}
+
+/* Clients that hang up while parked are freed; the server stays well. */
+Test(repl_master, wait_client_disconnects)
+{
+	long long deadline;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		redisContext *c = tn_connect(&srv);
+
+		send_raw(c, i & 1 ? WAIT_FOREVER : WAIT_800);
+		/* pipelined behind it, never to run */
+		send_raw(c, "*3\r\n$3\r\nSET\r\n$4\r\ngone\r\n$1\r\n1\r\n");
+		cr_expect(silent_for(c, 20));
+		redisFree(c);
+	}
+	deadline = tn_now_ms() + WAIT_MS;
+	for (;;) {
+		redisReply *r = tn_cmd(cli, "INFO clients");
+		bool one = strstr(r->str, "connected_clients:1\r\n") != NULL;
+
+		freeReplyObject(r);
+		if (one)
+			break;
+		cr_assert_lt(tn_now_ms(), deadline,
+			     "the parked clients were not freed");
+		usleep(10000);
+	}
+	tn_expect_int(tn_cmd(cli, "EXISTS gone"), 0);
+	tn_expect_status(tn_cmd(cli, "PING"), "PONG");
+	tn_expect_int(tn_cmd(cli, "WAIT 0 10"), 0);
+}
+
+/* Commands pipelined after a WAIT run after its reply, in order. */
+Test(repl_master, wait_pipelined_commands_follow)
+{
+	redisContext *other = same_shard(cli);
+	const char *want = ":0\r\n+OK\r\n$1\r\n1\r\n:2\r\n+PONG\r\n";
+	char buf[64];
+
+	send_raw(cli, "*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$3\r\n300\r\n"
+		      "*3\r\n$3\r\nSET\r\n$1\r\np\r\n$1\r\n1\r\n"
+		      "*2\r\n$3\r\nGET\r\n$1\r\np\r\n"
+		      "*2\r\n$4\r\nINCR\r\n$1\r\np\r\n"
+		      "*1\r\n$4\r\nPING\r\n");
+	cr_expect(silent_for(cli, 50));
+	/* not run yet: the other client sees no p */
+	tn_expect_nil(tn_cmd(other, "GET p"));
+	read_exact(cli, buf, strlen(want), 5000);
+	cr_expect_str_eq(buf, want);
+	tn_expect_str(tn_cmd(other, "GET p"), "2");
+	redisFree(other);
+}
+
+/* A stock redis-server 7.0 replica: WAIT 1 answers 1 soon after a write
+ * (GETACK), not at the deadline. */
+Test(repl_master, wait_stock_replica)
+{
+	char port[16], master[16];
+	long long t0, took;
+	int p = tn_free_port();
+
+	if (system("command -v redis-server >/dev/null 2>&1") != 0) {
+		cr_skip_test("redis-server is not installed");
+		return;
+	}
+	snprintf(stock_dir, sizeof(stock_dir), "/tmp/titan-wait-XXXXXX");
+	cr_assert(mkdtemp(stock_dir));
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(master, sizeof(master), "%d", srv.port);
+	stock_pid = fork();
+	cr_assert_geq(stock_pid, 0);
+	if (stock_pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("redis-server", "redis-server", "--port", port, "--bind",
+		       "127.0.0.1", "--dir", stock_dir, "--save", "",
+		       "--replicaof", "127.0.0.1", master, (char *)NULL);
+		_exit(127);
+	}
+	cr_assert(poll_info("slave0:ip=127.0.0.1,port="),
+		  "the stock replica did not attach");
+	cr_assert(poll_info(",state=online,"), "the replica is not online");
+	tn_expect_status(tn_cmd(cli, "SET k v"), "OK");
+	t0 = tn_now_ms();
+	tn_expect_int(tn_cmd(cli, "WAIT 1 5000"), 1);
+	took = tn_now_ms() - t0;
+	cr_expect_lt(took, 900, "WAIT took %lld ms: no GETACK or no wake?",
+		     took);
+	/* more than there are: the deadline, with the count */
+	t0 = tn_now_ms();
+	tn_expect_int(tn_cmd(cli, "WAIT 2 300"), 1);
+	cr_expect_geq(tn_now_ms() - t0, 299);
+	stock_stop();
+}
+
+/* REPLICAOF lets a parked WAIT go as Redis does: an error, then close. */
+Test(repl_master, wait_unblocked_by_replicaof)
+{
+	const char *want = "-UNBLOCKED force unblock from blocking operation, "
+			   "instance state changed (master -> replica?)\r\n";
+	redisContext *other = tn_connect(&srv);
+	char buf[128];
+	ssize_t n;
+
+	send_raw(cli, WAIT_FOREVER);
+	cr_assert(silent_for(cli, 50));
+	tn_expect_status(
+	    tn_cmd(other, "REPLICAOF 127.0.0.1 %d", tn_free_port()), "OK");
+	read_exact(cli, buf, strlen(want), WAIT_MS);
+	cr_expect_str_eq(buf, want);
+	n = read(cli->fd, buf, sizeof(buf));
+	cr_expect_eq(n, 0, "not closed after the error");
+	tn_expect_status(tn_cmd(other, "REPLICAOF NO ONE"), "OK");
+	tn_expect_status(tn_cmd(other, "PING"), "PONG");
+	redisFree(cli);
+	cli = other;
 }

@@ -5,7 +5,8 @@
  * restart, -READONLY, REPLICAOF NO ONE and REPLICAOF at run time;
  * acknowledged offsets and WAIT with Titan and stock replicas; INFO
  * replication field by field against a stock replica (mid-sync with a
- * fake master, link up, link down) and replica-serve-stale-data no.
+ * fake master, link up, link down) and replica-serve-stale-data no,
+ * with EXEC refused once the link drops after queueing.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -751,7 +752,11 @@ static const char *info_val(redisContext *c, const char *field)
 	char key[64];
 	const char *p;
 
-	cr_assert_eq(r->type, REDIS_REPLY_STRING);
+	cr_assert_eq(r->type, REDIS_REPLY_STRING, "INFO replication: %s",
+		     r->type == REDIS_REPLY_STATUS ||
+			     r->type == REDIS_REPLY_ERROR ?
+			     r->str :
+			     "not a string");
 	snprintf(key, sizeof(key), "\n%s:", field);
 	p = strstr(r->str, key);
 	v[0] = '\0';
@@ -1142,6 +1147,87 @@ Test(repl_replica, info_and_stale_data_as_a_stock_replica)
 	redisFree(tc);
 	redisFree(sc);
 	redisFree(mc);
+	cr_assert_eq(tn_server_stop(&t), 0);
+	stock_cleanup(&s);
+	stock_cleanup(&m);
+}
+
+/*
+ * replica-serve-stale-data no, and the link goes down after MULTI queued
+ * a command that serves no stale data: EXEC is refused as Redis refuses
+ * it (EXECABORT ... MASTERDOWN), while a transaction of stale commands
+ * only still runs.
+ */
+Test(repl_replica, exec_refused_when_link_drops_after_queueing)
+{
+	static struct stock m, s;
+	static struct tn_server t;
+	redisContext *mc, *tc, *sc, *tc2, *sc2;
+	redisReply *r;
+
+	if (!have_redis())
+		cr_skip_test("redis-server is not installed");
+	memset(&m, 0, sizeof(m));
+	memset(&s, 0, sizeof(s));
+	stock_new(&m);
+	mc = connect_port(m.port);
+	tn_expect_status(tn_cmd(mc, "SET k master"), "OK");
+	s.replicaof = m.port;
+	s.stale_no = true;
+	stock_new(&s);
+	sc = connect_port(s.port);
+	sc2 = connect_port(s.port);
+	replica_start(&t, &m);
+	tc = tn_connect(&t);
+	tc2 = tn_connect(&t);
+	tn_expect_status(tn_cmd(tc, "CONFIG SET replica-serve-stale-data no"),
+			 "OK");
+	poll_info(tc, "master_link_status", "up", SYNC_MS);
+	poll_info(sc, "master_link_status", "up", SYNC_MS);
+	tn_expect_str(tn_cmd(tc, "GET k"), "master");
+
+	same_reply(tc, sc, "MULTI");
+	same_reply(tc, sc, "GET k");
+	same_reply(tc, sc, "ROLE");
+	same_reply(tc2, sc2, "MULTI");
+	same_reply(tc2, sc2, "ROLE");
+	same_reply(tc2, sc2, "INFO server");
+	redisFree(mc);
+	stock_stop(&m);
+	/* tc and sc are in MULTI: others look */
+	mc = tn_connect(&t);
+	poll_info(mc, "master_link_status", "down", SYNC_MS);
+	redisFree(mc);
+	mc = connect_port(s.port);
+	poll_info(mc, "master_link_status", "down", SYNC_MS);
+	redisFree(mc);
+	r = tn_cmd(sc, "EXEC");
+	cr_assert_eq(r->type, REDIS_REPLY_ERROR, "redis-server ran EXEC");
+	cr_assert_str_eq(r->str, "EXECABORT Transaction discarded because of: "
+				 "MASTERDOWN Link with MASTER is down and "
+				 "replica-serve-stale-data is set to 'no'.");
+	freeReplyObject(r);
+	r = tn_cmd(tc, "EXEC");
+	cr_assert_eq(r->type, REDIS_REPLY_ERROR, "EXEC ran");
+	cr_assert_str_eq(r->str, "EXECABORT Transaction discarded because of: "
+				 "MASTERDOWN Link with MASTER is down and "
+				 "replica-serve-stale-data is set to 'no'.");
+	freeReplyObject(r);
+	/* both discarded the transaction */
+	same_reply(tc, sc, "EXEC");
+	/* only stale commands: it runs */
+	r = tn_cmd(tc2, "EXEC");
+	cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+	cr_assert_eq(r->elements, 2);
+	freeReplyObject(r);
+	r = tn_cmd(sc2, "EXEC");
+	cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+	freeReplyObject(r);
+
+	redisFree(tc);
+	redisFree(tc2);
+	redisFree(sc);
+	redisFree(sc2);
 	cr_assert_eq(tn_server_stop(&t), 0);
 	stock_cleanup(&s);
 	stock_cleanup(&m);
