@@ -4,6 +4,8 @@
  * as DEL, nothing for reads, and MISCONF while the AOF cannot be written.
  */
 #include <criterion/criterion.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -369,17 +371,35 @@ Test(effect, misconf_refuses_writes)
 	cr_expect_str_eq(run("SET", "a", "2", NULL), "+OK\r\n");
 }
 
+/* Two shards and the scheduler (wake index nshards): the journal's
+ * durable advance wakes exactly the waiters whose bits are set. */
 Test(effect, durable_wakes_waiting_shards)
 {
 	struct elog_shm *l = tn_elog();
+	int fds[3], i, saved_n = tn_rt.nshards, *saved = tn_rt.shard_wake;
+	uint64_t v;
 
-	atomic_store(&l->shard_waiting, 1);
-	tn_rt.nshards = 0; /* no eventfds here: only the bits are checked */
+	for (i = 0; i < 3; i++) {
+		fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		cr_assert_geq(fds[i], 0);
+	}
+	tn_rt.nshards = 2;
+	tn_rt.shard_wake = fds;
+	atomic_store(&l->shard_waiting, (1u << 1) | (1u << 2));
 	tn_elog_publish_durable(100);
 	cr_expect_eq(atomic_load(&l->durable), 100);
 	cr_expect_eq(atomic_load(&l->shard_waiting), 0);
+	cr_expect_lt(read(fds[0], &v, sizeof(v)), 0, "shard 0 did not wait");
+	cr_expect_eq(read(fds[1], &v, sizeof(v)), sizeof(v), "shard 1 woken");
+	cr_expect_eq(read(fds[2], &v, sizeof(v)), sizeof(v),
+		     "the scheduler woken");
 	tn_elog_publish_durable(50);
 	cr_expect_eq(atomic_load(&l->durable), 100, "durable never goes back");
+	cr_expect_lt(read(fds[1], &v, sizeof(v)), 0, "no bit, no wake");
+	tn_rt.nshards = saved_n;
+	tn_rt.shard_wake = saved;
+	for (i = 0; i < 3; i++)
+		close(fds[i]);
 }
 
 Test(effect, position_for_the_reply)
