@@ -1053,15 +1053,12 @@ static char *dataset(redisContext *c)
 		qsort(v, n, sizeof(*v), cmp_str);
 	out = p = malloc(len);
 	cr_assert_not_null(out);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++)
 		/* SCAN may return a key twice: count it once */
-		if (i && !strcmp(v[i], v[i - 1])) {
-			free(v[i]);
-			continue;
-		}
-		p += sprintf(p, "%s\n", v[i]);
+		if (i == 0 || strcmp(v[i], v[i - 1]) != 0)
+			p += sprintf(p, "%s\n", v[i]);
+	for (i = 0; i < n; i++)
 		free(v[i]);
-	}
 	*p = '\0';
 	free(v);
 	return out;
