@@ -43,7 +43,6 @@
  * an fdatasync then has no block allocation to commit */
 #define J_PREALLOC_BYTES (4u << 20)
 
-static volatile sig_atomic_t stop_flag, reopen_flag;
 
 static struct {
 	struct elog_shm *l;
@@ -104,34 +103,6 @@ static struct {
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER,
        .idle = PTHREAD_COND_INITIALIZER,
        .fd = -1};
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-static void on_hup(int sig)
-{
-	(void)sig;
-	reopen_flag = 1;
-}
-
-static void signals_setup(void)
-{
-	struct sigaction sa;
-	sigset_t set;
-
-	memset(&sa, 0, sizeof(sa));
-	/* no SA_RESTART: a signal ends the futex sleep at once */
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_hup;
-	sigaction(SIGHUP, &sa, NULL);
-	sigemptyset(&set);
-	sigprocmask(SIG_SETMASK, &set, NULL);
-}
 
 /* Threads take no signal: the drain thread handles them. */
 static int spawn_thread(pthread_t *t, void *(*fn)(void *), void *arg)
@@ -886,8 +857,8 @@ static void housekeeping(void)
 	int64_t now = tn_mstime();
 	bool busy;
 
-	if (reopen_flag) {
-		reopen_flag = 0;
+	if (tn_reopen_flag) {
+		tn_reopen_flag = 0;
 		tn_log_reopen();
 	}
 	rewrite_reap();
@@ -961,7 +932,7 @@ void tn_journal_main(void)
 
 	tn_child_init("journal", 'J');
 	J.l = tn_elog();
-	signals_setup();
+	tn_signals_stop_hup();
 	if (tn_aof_dir_path(J.dir, sizeof(J.dir)) < 0) {
 		tn_warn("the AOF directory path is too long");
 		_exit(TN_EXIT_NORESPAWN);
@@ -988,7 +959,7 @@ void tn_journal_main(void)
 	for (;;) {
 		int i;
 
-		if (stop_flag)
+		if (tn_stop_flag)
 			journal_exit();
 		housekeeping();
 		if (gathering()) {

@@ -31,7 +31,6 @@
 #define REPL_EOF_MARK_LEN 40 /* Redis' RDB_EOF_MARK_SIZE */
 #define REPL_ERR_LOG_MS 10000 /* at most one "command failed" line per */
 
-static volatile sig_atomic_t stop_flag, reopen_flag;
 static uint32_t my_gen; /* tn_seg->repl_gen when this process started */
 
 /* The connection to the master and what was read from it. */
@@ -54,37 +53,9 @@ struct master {
 	uint64_t errors; /* commands the store refused since the last log */
 };
 
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-static void on_hup(int sig)
-{
-	(void)sig;
-	reopen_flag = 1;
-}
-
-static void signals_setup(void)
-{
-	struct sigaction sa;
-	sigset_t set;
-
-	memset(&sa, 0, sizeof(sa));
-	/* no SA_RESTART: a signal ends poll() at once */
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_hup;
-	sigaction(SIGHUP, &sa, NULL);
-	sigemptyset(&set);
-	sigprocmask(SIG_SETMASK, &set, NULL);
-}
-
 static bool stopping(void)
 {
-	return stop_flag || atomic_load(&tn_seg->shutting_down);
+	return tn_stop_flag || atomic_load(&tn_seg->shutting_down);
 }
 
 /* 1 when fd is ready, 0 on timeout, -errno (-EINTR when told to stop). */
@@ -97,8 +68,8 @@ static int wait_fd(int fd, short events, int timeout_ms)
 		if (stopping())
 			return -EINTR;
 		/* SIGHUP (log rotation): every wait comes through here */
-		if (reopen_flag) {
-			reopen_flag = 0;
+		if (tn_reopen_flag) {
+			tn_reopen_flag = 0;
 			tn_log_reopen();
 		}
 		r = poll(&p, 1, timeout_ms);
@@ -561,7 +532,7 @@ static bool apply_begin(void)
 	if (atomic_load(&tn_seg->repl_gen) == my_gen)
 		return true;
 	atomic_store(&tn_seg->repl_applying, 0);
-	stop_flag = 1;
+	tn_stop_flag = 1;
 	return false;
 }
 
@@ -891,7 +862,7 @@ void tn_replica_main(void)
 	int backoff = REPL_BACKOFF_MIN_MS;
 
 	tn_child_init("replica", 'S');
-	signals_setup();
+	tn_signals_stop_hup();
 	tn_proc(tn_rt.nshards + 3)->alive = 1;
 	/* a predecessor killed while applying left it raised */
 	atomic_store(&tn_seg->repl_applying, 0);

@@ -6,6 +6,7 @@
 #define TN_UTIL_H
 
 #include <stdarg.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -89,5 +90,11 @@ int tn_ll2str(char *buf, long long v);
 size_t tn_ld2str(char *buf, size_t cap, long double d);
 /* Parse "100", "1k", "10mb", "1gb" as redis.conf does (k=1000, kb=1024). */
 int tn_parse_memory(const char *s, unsigned long long *out);
+
+/* Set by SIGTERM/SIGINT and by SIGHUP once tn_signals_stop_hup() ran. */
+extern volatile sig_atomic_t tn_stop_flag, tn_reopen_flag;
+/* Install those handlers (without SA_RESTART, so a blocking wait ends
+ * with EINTR at once) and unblock every signal. */
+void tn_signals_stop_hup(void);
 
 #endif
