@@ -578,13 +578,53 @@ static pid_t sched_child(pid_t old, int timeout_ms)
 	return -1;
 }
 
+/*
+ * Submit a layered DAG of `layers` x `width` jobs named <p><layer>_<i>;
+ * each job after the first layer has two parents in the layer before
+ * (i and i + skew), and appends a start and an end timestamp (ns) to the
+ * marker files mdir/<id> and mdir/<id>.end around a sleep of `nap`.
+ * The DAG's id goes to dag.
+ */
+static void submit_marker_dag(const char *mdir, char p, int layers,
+			      int width, int skew, const char *nap, char *dag,
+			      size_t cap)
+{
+	struct tn_buf b = {0};
+	char s[1024], parents[64], *got = NULL;
+	int l, i;
+
+	for (l = 0; l < layers; l++) {
+		for (i = 0; i < width; i++) {
+			char id[32]; /* "DAG-j%d_%d" with any ints fits */
+
+			snprintf(id, sizeof(id), "%c%d_%d", p, l, i);
+			if (l == 0)
+				parents[0] = '\0';
+			else
+				snprintf(parents, sizeof(parents),
+					 "%c%d_%d,%c%d_%d", p, l - 1, i, p,
+					 l - 1, (i + skew) % width);
+			snprintf(s, sizeof(s),
+				 "date +%%s%%N >> %s/%s; sleep %s; "
+				 "date +%%s%%N >> %s/%s.end",
+				 mdir, id, nap, mdir, id);
+			exec_line(&b, id, s, 3, 0, parents);
+		}
+	}
+	tn_buf_append(&b, "", 1);
+	call(TN_OP_SUBMIT_DAG2, b.data, &got);
+	cr_assert(strncmp(got, "D-", 2) == 0, "%s", got);
+	snprintf(dag, cap, "%s", got);
+	free(got);
+	tn_buf_free(&b);
+}
+
 #define LAYERS 20
 #define WIDTH 10
 
 Test(sched, scheduler_kill9_mid_dag, .timeout = 90)
 {
-	struct tn_buf b = {0};
-	char s[1024], parents[64], mdir[400], path[500], *got = NULL;
+	char mdir[400], path[500], *got = NULL;
 	char dag[64];
 	pid_t w1, w2, sched_pid, again;
 	int l, i, done;
@@ -599,29 +639,8 @@ Test(sched, scheduler_kill9_mid_dag, .timeout = 90)
 	w1 = start_worker("w1");
 	w2 = start_worker("w2");
 	wait_workers(2);
-	for (l = 0; l < LAYERS; l++) {
-		for (i = 0; i < WIDTH; i++) {
-			char id[32]; /* "DAG-j%d_%d" with any ints fits */
-
-			snprintf(id, sizeof(id), "j%d_%d", l, i);
-			if (l == 0)
-				parents[0] = '\0';
-			else
-				snprintf(parents, sizeof(parents),
-					 "j%d_%d,j%d_%d", l - 1, i, l - 1,
-					 (i + 1) % WIDTH);
-			snprintf(s, sizeof(s),
-				 "date +%%s%%N >> %s/%s; sleep 0.02; "
-				 "date +%%s%%N >> %s/%s.end",
-				 mdir, id, mdir, id);
-			exec_line(&b, id, s, 3, 0, parents);
-		}
-	}
-	tn_buf_append(&b, "", 1);
-	call(TN_OP_SUBMIT_DAG2, b.data, &got);
-	cr_assert(strncmp(got, "D-", 2) == 0, "%s", got);
-	snprintf(dag, sizeof(dag), "%s", got);
-	free(got);
+	submit_marker_dag(mdir, 'j', LAYERS, WIDTH, 1, "0.02", dag,
+			  sizeof(dag));
 	/* kill the scheduler once a quarter of the DAG has run */
 	until = tn_now_ms() + 20000;
 	for (;;) {
@@ -674,7 +693,6 @@ Test(sched, scheduler_kill9_mid_dag, .timeout = 90)
 			  strstr(got, "\"COMPLETED\":200"),
 		  "%.300s", got);
 	free(got);
-	tn_buf_free(&b);
 	kill(w1, SIGKILL);
 	kill(w2, SIGKILL);
 	waitpid(w1, NULL, 0);
@@ -815,8 +833,7 @@ static void restart_supervisor(void)
 
 Test(sched_crash, supervisor_kill9_mid_dag)
 {
-	struct tn_buf b = {0};
-	char s[1024], parents[64], mdir[400], path[500], dag[64], *got = NULL;
+	char s[64], mdir[400], path[500], dag[64], *got = NULL;
 	long long crash_ns, until, runs[8], ends[8];
 	pid_t w1, w2;
 	int l, i, total = 0, reran = 0;
@@ -830,29 +847,8 @@ Test(sched_crash, supervisor_kill9_mid_dag)
 	w1 = start_worker("w1");
 	w2 = start_worker("w2");
 	wait_workers(2);
-	for (l = 0; l < CRASH_LAYERS; l++) {
-		for (i = 0; i < CRASH_WIDTH; i++) {
-			char id[32];
-
-			snprintf(id, sizeof(id), "c%d_%d", l, i);
-			if (l == 0)
-				parents[0] = '\0';
-			else
-				snprintf(parents, sizeof(parents),
-					 "c%d_%d,c%d_%d", l - 1, i, l - 1,
-					 (i + 3) % CRASH_WIDTH);
-			snprintf(s, sizeof(s),
-				 "date +%%s%%N >> %s/%s; sleep 0.01; "
-				 "date +%%s%%N >> %s/%s.end",
-				 mdir, id, mdir, id);
-			exec_line(&b, id, s, 3, 0, parents);
-		}
-	}
-	tn_buf_append(&b, "", 1);
-	call(TN_OP_SUBMIT_DAG2, b.data, &got);
-	cr_assert(strncmp(got, "D-", 2) == 0, "%s", got);
-	snprintf(dag, sizeof(dag), "%s", got);
-	free(got);
+	submit_marker_dag(mdir, 'c', CRASH_LAYERS, CRASH_WIDTH, 3, "0.01",
+			  dag, sizeof(dag));
 	/* crash once a third of the DAG has run */
 	until = tn_now_ms() + 30000;
 	snprintf(path, sizeof(path), "%s/c%d_0.end", mdir, CRASH_LAYERS / 3);
@@ -919,7 +915,6 @@ Test(sched_crash, supervisor_kill9_mid_dag)
 		  "%.100s ... %s", got,
 		  strstr(got, "\"counts\"") ? strstr(got, "\"counts\"") : "");
 	free(got);
-	tn_buf_free(&b);
 	kill(w1, SIGKILL);
 	kill(w2, SIGKILL);
 	waitpid(w1, NULL, 0);
