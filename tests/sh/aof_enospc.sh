@@ -38,13 +38,7 @@ EOF
 start() {
 	"$sup" -c "$dir/titan.conf" >"$dir/stdout" 2>&1 &
 	pid=$!
-	i=0
-	until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do
-		kill -0 "$pid" 2>/dev/null || fail "supervisor died at start: $(cat "$dir/stdout")"
-		i=$((i + 1))
-		[ $i -le 150 ] || fail "no PONG on port $port after 15 s"
-		sleep 0.1
-	done
+	poll "no PONG on port $port" pong "$port"
 }
 
 cli() {

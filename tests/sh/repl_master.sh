@@ -23,33 +23,14 @@ trap cleanup_repl EXIT
 command -v redis-server >/dev/null || fail "redis-server not installed"
 $python -c "import redis" 2>/dev/null || fail "$python has no redis module (apt-get install python3-redis)"
 
-# start_titan EXTRA: start_server's set-up plus directives.
+# start_titan EXTRA: start_server with the directives EXTRA.
 start_titan() {
-	dir=$(mktemp -d /tmp/titan-sh-XXXXXX) || fail "mktemp"
-	port=$(free_port) || fail "no free port"
-	cat >"$dir/titan.conf" <<EOF
-port $port
-bind 127.0.0.1
-titan-port 0
-http-port 0
-dir $dir
-logfile $dir/titan.log
-shards 2
-$1
-EOF
-	"$sup" -c "$dir/titan.conf" >"$dir/stdout" 2>&1 &
-	pid=$!
-	i=0
-	until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do
-		kill -0 "$pid" 2>/dev/null || fail "supervisor died at start: $(cat "$dir/stdout")"
-		i=$((i + 1))
-		[ $i -le 150 ] || fail "no PONG on port $port after 15 s"
-		sleep 0.1
-	done
+	extra_conf=$1
+	start_server
 }
 
-# poll CMD... until it succeeds, at most $1 tenths of a second
-poll() {
+# retry N CMD...: run CMD until it succeeds, at most N tenths of a second
+retry() {
 	n=$1
 	shift
 	i=0
@@ -81,7 +62,7 @@ run() {
 		--appendonly no --replicaof 127.0.0.1 "$port" \
 		--logfile "$rdir/redis.log" &
 	rpid=$!
-	poll 150 replica_online || fail "$mode: the replica never got online: $(tail -5 "$rdir/redis.log")"
+	retry 150 replica_online || fail "$mode: the replica never got online: $(tail -5 "$rdir/redis.log")"
 
 	$python "$py" gen 100000 1 | redis-cli -p "$port" --pipe >"$dir/pipe.out" 2>&1 ||
 		fail "$mode: redis-cli --pipe: $(cat "$dir/pipe.out")"
@@ -109,7 +90,7 @@ run() {
 	[ "$(tc client kill type replica)" = 1 ] || fail "$mode: CLIENT KILL TYPE replica did not count 1"
 	tc set after-kill 1 >/dev/null
 	tc sadd after-kill-set x >/dev/null
-	poll 150 grep -q "Successful partial resynchronization" "$rdir/redis.log" ||
+	retry 150 grep -q "Successful partial resynchronization" "$rdir/redis.log" ||
 		fail "$mode: no partial resync: $(tail -8 "$rdir/redis.log")"
 	grep -q "Partial resynchronization request from .* accepted" "$dir/titan.log" ||
 		fail "$mode: the master did not log the partial resync"
