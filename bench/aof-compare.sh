@@ -21,10 +21,7 @@ RUNS=${RUNS:-3}
 SHARDS=${SHARDS:-2}
 base=${DIR:-/tmp}
 
-die() {
-	echo "aof-compare.sh: $*" >&2
-	exit 1
-}
+. "$here/lib/servers.sh"
 
 [ -x "$titan" ] || die "no titan-supervisor at $titan (make all, or pass its path)"
 [ -x "$redis_server" ] || die "no $redis_server (apt-get install redis-server)"
@@ -35,39 +32,15 @@ done
 tmp=$(mktemp -d "$base/titan-aofcmp-XXXXXX") || die "mktemp in $base"
 pids=
 
-# Stop what we started: SIGTERM, then SIGKILL if it lingers.
+# Stop what we started (servers.sh's stop_pid: SIGTERM, then SIGKILL
+# if it lingers).
 cleanup() {
 	for p in $pids; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in $pids; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do
-			grep -q '^State:.*[ZX]' "/proc/$p/status" 2>/dev/null && break
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
+		stop_pid "$p"
 	done
 	[ -z "${KEEP_TMP:-}" ] && rm -rf "$tmp"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ready() { # PORT PID NAME
-	i=0
-	until [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; do
-		kill -0 "$2" 2>/dev/null || die "$3 died at start (logs in $tmp)"
-		i=$((i + 1))
-		[ $i -le 300 ] || die "$3 does not answer on port $1"
-		sleep 0.1
-	done
-}
 
 # start_redis NAME FSYNC: a stock redis-server with the AOF on.
 start_redis() {
