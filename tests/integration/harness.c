@@ -102,6 +102,21 @@ int tn_server_wait_ready(struct tn_server *s, int timeout_ms)
 	return -1;
 }
 
+pid_t tn_server_spawn(struct tn_server *s)
+{
+	s->pid = fork();
+	if (s->pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		dup2(fd, 0);
+		dup2(fd, 1);
+		execl(tn_supervisor_path(), "titan-supervisor", "-c", s->conf,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return s->pid;
+}
+
 int tn_server_start(struct tn_server *s, const char *extra)
 {
 	char tmpl[] = "/tmp/titan-test-XXXXXX";
@@ -128,18 +143,8 @@ int tn_server_start(struct tn_server *s, const char *extra)
 			s->port, s->titan_port, s->http_port, s->dir, s->log,
 			extra ? extra : "");
 		fclose(f);
-		s->pid = fork();
-		if (s->pid < 0)
+		if (tn_server_spawn(s) < 0)
 			return -1;
-		if (s->pid == 0) {
-			int fd = open("/dev/null", O_RDWR);
-
-			dup2(fd, 0);
-			dup2(fd, 1);
-			execl(tn_supervisor_path(), "titan-supervisor", "-c",
-			      s->conf, (char *)NULL);
-			_exit(127);
-		}
 		if (tn_server_wait_ready(s, 15000) == 0)
 			return 0;
 		if (s->pid > 0) {

@@ -36,6 +36,9 @@ const char *tn_supervisor_path(void);
 int tn_free_port(void);
 /* Pids of the children with this title ("titan: shard 0"), -1 if none. */
 pid_t tn_child_pid(struct tn_server *s, const char *title);
+/* Fork and exec a supervisor on s's config (stdin and stdout to
+ * /dev/null), setting s->pid; -1 if fork failed.  Does not wait. */
+pid_t tn_server_spawn(struct tn_server *s);
 /* Wait until the server answers PING again (after a restart). */
 int tn_server_wait_ready(struct tn_server *s, int timeout_ms);
 

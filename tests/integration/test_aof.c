@@ -29,18 +29,8 @@ TestSuite(aof, .timeout = 120);
 /* Start the supervisor again on s's directory and config. */
 static int start_again(struct tn_server *s)
 {
-	s->pid = fork();
-	if (s->pid < 0)
+	if (tn_server_spawn(s) < 0)
 		return -1;
-	if (s->pid == 0) {
-		int fd = open("/dev/null", O_RDWR);
-
-		dup2(fd, 0);
-		dup2(fd, 1);
-		execl(tn_supervisor_path(), "titan-supervisor", "-c", s->conf,
-		      (char *)NULL);
-		_exit(127);
-	}
 	return tn_server_wait_ready(s, 15000);
 }
 
@@ -50,17 +40,7 @@ static int start_must_fail(struct tn_server *s)
 	long long end = tn_now_ms() + 15000;
 	int status;
 
-	s->pid = fork();
-	cr_assert_geq(s->pid, 0);
-	if (s->pid == 0) {
-		int fd = open("/dev/null", O_RDWR);
-
-		dup2(fd, 0);
-		dup2(fd, 1);
-		execl(tn_supervisor_path(), "titan-supervisor", "-c", s->conf,
-		      (char *)NULL);
-		_exit(127);
-	}
+	cr_assert_geq(tn_server_spawn(s), 0);
 	while (tn_now_ms() < end) {
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 			s->pid = 0;

@@ -634,17 +634,7 @@ static void stop_keep(struct tn_server *s)
 
 static void start_again(struct tn_server *s)
 {
-	s->pid = fork();
-	cr_assert_geq(s->pid, 0);
-	if (s->pid == 0) {
-		int fd = open("/dev/null", O_RDWR);
-
-		dup2(fd, 0);
-		dup2(fd, 1);
-		execl(tn_supervisor_path(), "titan-supervisor", "-c", s->conf,
-		      (char *)NULL);
-		_exit(127);
-	}
+	cr_assert_geq(tn_server_spawn(s), 0);
 	cr_assert_eq(tn_server_wait_ready(s, 15000), 0);
 }
 

@@ -816,17 +816,7 @@ static void crash_supervisor(void)
 
 static void restart_supervisor(void)
 {
-	srv.pid = fork();
-	cr_assert(srv.pid >= 0);
-	if (srv.pid == 0) {
-		int fd = open("/dev/null", O_RDWR);
-
-		dup2(fd, 0);
-		dup2(fd, 1);
-		execl(tn_supervisor_path(), "titan-supervisor", "-c", srv.conf,
-		      (char *)NULL);
-		_exit(127);
-	}
+	cr_assert_geq(tn_server_spawn(&srv), 0);
 	cr_assert_eq(tn_server_wait_ready(&srv, 15000), 0,
 		     "the supervisor did not come back on the same ports");
 }
