@@ -371,8 +371,9 @@ void tn_pubsub_release(struct tn_client *c);
  * The shard loop: tn_pubsub_drain() writes what this shard's inbox holds
  * to its subscribers' output buffers; tn_pubsub_flush() then hands each
  * client written to (once) to fn, which sends it or closes it.
- * tn_pubsub_pending() says whether either has work (this shard published
- * to itself, or clients wait for a flush).
+ * tn_pubsub_pending() says whether there is work before the loop may
+ * sleep: clients that wait for a flush, other shards still to be woken,
+ * records backlogged for a full inbox, or records in our own inbox.
  */
 void tn_pubsub_drain(void);
 typedef void tn_pubsub_flush_fn(struct tn_client *c);
