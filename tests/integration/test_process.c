@@ -226,6 +226,19 @@ static redisContext *connect_to_shard(int shard, redisContext **spare,
 	return NULL;
 }
 
+/* Close the connections connect_to_shard() set aside and forget them, so
+ * the array can be passed to it again. */
+static void free_spares(redisContext **spare, int nspare)
+{
+	int i;
+
+	for (i = 0; i < nspare; i++) {
+		if (spare[i])
+			redisFree(spare[i]);
+		spare[i] = NULL;
+	}
+}
+
 Test(process, kill_shard_others_served_data_intact)
 {
 	struct pounder p = {0};
@@ -323,9 +336,7 @@ Test(process, kill_shard_others_served_data_intact)
 	redisFree(c);
 	redisFree(victim);
 	redisFree(other);
-	for (i = 0; i < 8; i++)
-		if (spare[i])
-			redisFree(spare[i]);
+	free_spares(spare, 8);
 }
 
 Test(process, kill_acceptor)
@@ -668,14 +679,10 @@ Test(process, shard_death_keeps_client_count)
 	 * watches the count */
 	probe = connect_to_shard(0, spare, 8);
 	cr_assert(probe, "no connection landed on shard 0");
-	for (i = 0; i < 8; i++)
-		if (spare[i])
-			redisFree(spare[i]);
+	free_spares(spare, 8);
 	other = connect_to_shard(1, spare, 8);
 	cr_assert(other, "no connection landed on shard 1");
-	for (i = 0; i < 8; i++)
-		if (spare[i])
-			redisFree(spare[i]);
+	free_spares(spare, 8);
 	deadline = tn_now_ms() + WAIT_MS;
 	while ((base = connected_clients(other)) != 2 && tn_now_ms() < deadline)
 		usleep(20000);
@@ -776,25 +783,20 @@ Test(process, death_inside_lock_restarts_store, .timeout = 180)
 	pid_t s0, s1, acc;
 	long long deadline, n;
 	redisReply *r;
-	int try, i, done;
+	int try, done;
 	bool restarted = false;
 
 	start(TN_STORE_ONLY);
 	c1 = connect_to_shard(1, spare, 8);
 	cr_assert(c1, "no connection landed on shard 1");
-	for (i = 0; i < 8; i++)
-		if (spare[i])
-			redisFree(spare[i]);
+	free_spares(spare, 8);
 	acc = tn_wait_child(&srv, "titan: acceptor", 0, WAIT_MS);
 	s1 = shard_pid(1);
 	for (try = 0; try < TRIES && !restarted; try++) {
 		load_keys(c1, KEYS);
-		memset(spare, 0, sizeof(spare));
 		c0 = connect_to_shard(0, spare, 8);
 		cr_assert(c0, "no connection landed on shard 0");
-		for (i = 0; i < 8; i++)
-			if (spare[i])
-				redisFree(spare[i]);
+		free_spares(spare, 8);
 		s0 = shard_pid(0);
 		redisAppendCommand(c0, "FLUSHALL");
 		do {
