@@ -33,10 +33,10 @@
 #define J_RETRY_MS 1000 /* after a write error */
 #define J_FSYNC_EVERYSEC_MS 1000
 #define J_RW_RETRY_MS 5000 /* Redis' wait before another automatic try */
-/* appendfsync always: how long a free sync thread may wait for the
- * clients the last sync released to come back with their next writes,
- * so that one fdatasync covers them all (at most half a sync) */
-#define J_LINGER_MAX_US 1000
+/* appendfsync always: how long the journal may wait for the clients the
+ * last sync released to come back with their next writes, so that one
+ * fdatasync covers them all (at most half a sync) */
+#define J_GATHER_MAX_US 1000
 /* appendfsync everysec/no: after a batch, gather the next this long */
 #define J_NAP_US 1000
 /* blocks allocated ahead of the end of the file (FALLOC_FL_KEEP_SIZE):
@@ -91,12 +91,6 @@ static struct {
 	uint64_t synced_pos;
 	off_t synced_size;
 	_Atomic int err; /* a failed sync, for the drain thread to handle */
-	/* grouping (appendfsync always): records written and synced, the
-	 * size of the last group, how long its sync took, when it ended */
-	bool linger;
-	bool hurry; /* someone waits in sync_quiesce() */
-	uint64_t want_records, synced_records, last_group;
-	int64_t last_sync_us, done_us;
 	/* the thread's own ring: one IORING_OP_FSYNC in flight at a time */
 	struct io_uring ring;
 	bool uring;
@@ -207,32 +201,6 @@ static void publish(uint64_t pos)
 }
 
 /*
- * Group commit: the clients the last sync released come back with their
- * next writes a moment later.  Syncing at once would split them into two
- * groups that alternate (each waiting for the other's sync); waiting,
- * for at most half a sync, until as many records are pending as the last
- * group had keeps them in one, and halves the syncs.  True after a wait
- * (S.mu held throughout but during the wait): look again.
- */
-static bool linger_more(void)
-{
-	int64_t now, until;
-	struct timespec ts;
-
-	if (!S.linger || S.hurry ||
-	    S.want_records - S.synced_records >= S.last_group)
-		return false;
-	now = tn_monotonic_us();
-	until = S.done_us + TN_MIN(S.last_sync_us / 2, J_LINGER_MAX_US);
-	if (now >= until)
-		return false;
-	ts.tv_sec = until / 1000000;
-	ts.tv_nsec = (until % 1000000) * 1000;
-	pthread_cond_timedwait(&S.work, &S.mu, &ts);
-	return true;
-}
-
-/*
  * fdatasync(fd) through the sync thread's ring, or as a plain call when
  * io_uring is not there (an old kernel, or a seccomp profile that denies
  * it).  A sync always runs in a kernel worker either way; the ring keeps
@@ -272,8 +240,6 @@ static void *sync_thread(void *arg)
 	for (;;) {
 		uint64_t pos;
 		off_t size;
-		uint64_t records;
-		int64_t t0;
 		int fd, err = 0;
 
 		while (!S.stop && (S.err || S.fd < 0 ||
@@ -281,27 +247,20 @@ static void *sync_thread(void *arg)
 			pthread_cond_wait(&S.work, &S.mu);
 		if (S.stop)
 			break;
-		if (linger_more())
-			continue;
 		pos = S.want_pos;
 		size = S.want_size;
 		fd = S.fd;
-		records = S.want_records;
 		S.busy = true;
 		pthread_mutex_unlock(&S.mu);
-		t0 = tn_monotonic_us();
 		err = datasync(fd);
 		pthread_mutex_lock(&S.mu);
 		S.busy = false;
 		if (err) {
 			S.err = err;
-		} else {
+		} else if (pos > S.synced_pos) {
+			/* (sync_here() may have gone further meanwhile) */
 			S.synced_pos = pos;
 			S.synced_size = size;
-			S.done_us = tn_monotonic_us();
-			S.last_sync_us = S.done_us - t0;
-			S.last_group = records - S.synced_records;
-			S.synced_records = records;
 			publish_locked(pos);
 		}
 		pthread_cond_broadcast(&S.idle);
@@ -313,12 +272,10 @@ static void *sync_thread(void *arg)
 }
 
 /* Ask for a sync of everything written so far (does not wait). */
-static void sync_request(bool linger, int records)
+static void sync_request(void)
 {
 	pthread_mutex_lock(&S.mu);
 	S.fd = J.fd;
-	S.linger = linger;
-	S.want_records += (uint64_t)records;
 	if (J.written > S.want_pos)
 		S.want_pos = J.written;
 	S.want_size = J.size;
@@ -336,12 +293,9 @@ static int sync_quiesce(void)
 	int err;
 
 	pthread_mutex_lock(&S.mu);
-	S.hurry = true;
-	pthread_cond_signal(&S.work);
 	while (S.running && (S.busy || (!S.err && S.fd >= 0 &&
 					S.want_pos > S.synced_pos)))
 		pthread_cond_wait(&S.idle, &S.mu);
-	S.hurry = false;
 	err = S.err;
 	pthread_mutex_unlock(&S.mu);
 	return err;
@@ -469,7 +423,7 @@ static void everysec_fsync(int64_t now)
 	J.last_fsync_ms = now;
 	if (S.running) {
 		/* Redis' background fsync: the drain goes on meanwhile */
-		sync_request(false, 0);
+		sync_request();
 		return;
 	}
 	sync_here();
@@ -532,15 +486,10 @@ static bool drain_once(void)
 	}
 	tn_repl_feed(iov, n);
 	if (always) {
-		/* durable once synced: the sync thread publishes it, and
-		 * syncs what comes meanwhile in one go (group commit) */
+		/* durable once synced: group_commit() syncs and publishes */
 		J.resume = end;
 		J.unsynced = false;
 		J.last_fsync_ms = tn_mstime();
-		if (S.running)
-			sync_request(true, n);
-		else
-			sync_here();
 		return true;
 	}
 	J.unsynced = true;
@@ -655,6 +604,9 @@ static void aof_leave(void)
 	if (fdatasync(J.fd) < 0)
 		tn_warn("fsync of the AOF file failed at close: %s",
 			strerror(errno));
+	else if (J.written > atomic_load(&J.l->durable))
+		/* appendfsync always: a group that was still gathering */
+		publish(J.written);
 }
 
 static void aof_close(void)
@@ -913,7 +865,6 @@ static void journal_exit(void)
 	_exit(rc);
 }
 
-/* Under appendfsync always a reply waits for its batch: no gathering. */
 /*
  * Nap between batches to let the next one grow: only when no reply waits
  * for these writes (not appendfsync always) and no replica waits for the
@@ -924,6 +875,47 @@ static bool gathering(void)
 	if (atomic_load(&tn_seg->repl_nreplicas) > 0)
 		return false;
 	return J.fd < 0 || tn_conf->appendfsync != TN_FSYNC_ALWAYS;
+}
+
+/*
+ * appendfsync always: group commit, in this thread.  Sync once the
+ * clients the last sync released are back with their next writes (the
+ * log reached G.pos: what came during that sync and as much again), or
+ * at the latest half a sync after it; then write the group in one go and
+ * sync it.  Syncing at once would split the clients into two groups that
+ * take turns, each waiting for the other's sync.  While the sync runs,
+ * the shards append without waking us.  (A sync thread overlapping the
+ * next write saves little here and costs two thread hops per group:
+ * scheduling delay, on a busy machine.)  False when there was nothing
+ * to do.
+ */
+static bool group_commit(void)
+{
+	static struct {
+		uint64_t pos;
+		int64_t until;
+	} G;
+	uint64_t durable = atomic_load(&J.l->durable), end;
+	int64_t now, t0;
+	int i;
+
+	end = tn_elog_committed(J.l);
+	if (J.written <= durable && end <= J.written)
+		return false;
+	t0 = tn_monotonic_us();
+	if (end < G.pos && t0 < G.until) {
+		tn_elog_wait_at(J.l, end, G.until - t0);
+		return true;
+	}
+	for (i = 0; i < 64 && drain_once(); i++)
+		;
+	if (J.written <= durable || atomic_load(&J.l->write_errno) ||
+	    sync_here() < 0)
+		return i > 0;
+	now = tn_monotonic_us();
+	G.pos = atomic_load(&J.l->reserved) + (J.written - durable);
+	G.until = now + TN_MIN((now - t0) / 2, J_GATHER_MAX_US);
+	return true;
 }
 
 void tn_journal_main(void)
@@ -967,9 +959,12 @@ void tn_journal_main(void)
 			if (i) {
 				/* replies do not wait for these writes: let
 				 * the next batch grow for a moment, unwoken */
-				tn_elog_nap(J.l, J_NAP_US);
+				tn_elog_nap(J.l, tn_elog_seq(J.l), J_NAP_US);
 				continue;
 			}
+		} else if (J.fd >= 0 &&
+			   tn_conf->appendfsync == TN_FSYNC_ALWAYS) {
+			i = group_commit();
 		} else {
 			for (i = 0; i < 64 && drain_once(); i++)
 				;
@@ -982,7 +977,7 @@ void tn_journal_main(void)
 
 			if (J.resume > at)
 				at = J.resume;
-			tn_elog_wait_at(J.l, at, J_TICK_MS);
+			tn_elog_wait_at(J.l, at, J_TICK_MS * 1000);
 		}
 	}
 }

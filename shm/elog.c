@@ -50,12 +50,12 @@ static long futex(_Atomic uint32_t *w, int op, uint32_t val,
 	return syscall(SYS_futex, (uint32_t *)w, op, val, ts, NULL, 0);
 }
 
-static void futex_wait_ms(_Atomic uint32_t *w, uint32_t val, int ms)
+static void futex_wait_us(_Atomic uint32_t *w, uint32_t val, int64_t us)
 {
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (long)(ms % 1000) * 1000000L};
+	struct timespec ts = {.tv_sec = us / 1000000,
+			      .tv_nsec = (long)(us % 1000000) * 1000};
 
-	futex(w, FUTEX_WAIT, val, ms >= 0 ? &ts : NULL);
+	futex(w, FUTEX_WAIT, val, us >= 0 ? &ts : NULL);
 }
 
 static void futex_wake_all(_Atomic uint32_t *w)
@@ -189,7 +189,8 @@ static bool wait_room(struct elog_shm *l, uint64_t at, uint64_t need)
 		/* seq_cst against the journal's store of `consumed` then
 		 * load of space_waiters: it sees us or we see its release */
 		if (at + need - atomic_load(&l->consumed) > l->size)
-			futex_wait_ms(&l->space_futex, v, ELOG_SPACE_WAIT_MS);
+			futex_wait_us(&l->space_futex, v,
+				      ELOG_SPACE_WAIT_MS * 1000);
 		atomic_fetch_sub(&l->space_waiters, 1);
 	}
 }
@@ -349,7 +350,7 @@ uint64_t tn_elog_committed(struct elog_shm *l)
 	return at;
 }
 
-void tn_elog_wait_at(struct elog_shm *l, uint64_t cursor, int timeout_ms)
+void tn_elog_wait_at(struct elog_shm *l, uint64_t cursor, int64_t timeout_us)
 {
 	uint32_t v = atomic_load(&l->journal_futex);
 	size_t len;
@@ -357,19 +358,20 @@ void tn_elog_wait_at(struct elog_shm *l, uint64_t cursor, int timeout_ms)
 	atomic_store(&l->journal_sleeping, ELOG_SLEEPING);
 	/* a producer that committed before seeing the flag is found here */
 	if (!tn_elog_read(l, &cursor, &len) && !shutting_down())
-		futex_wait_ms(&l->journal_futex, v, timeout_ms);
+		futex_wait_us(&l->journal_futex, v, timeout_us);
 	atomic_store(&l->journal_sleeping, 0);
 }
 
-void tn_elog_nap(struct elog_shm *l, int timeout_us)
+uint32_t tn_elog_seq(struct elog_shm *l)
 {
-	uint32_t v = atomic_load(&l->journal_futex);
-	struct timespec ts = {.tv_sec = timeout_us / 1000000,
-			      .tv_nsec = (long)(timeout_us % 1000000) * 1000};
+	return atomic_load(&l->journal_futex);
+}
 
+void tn_elog_nap(struct elog_shm *l, uint32_t seq, int64_t timeout_us)
+{
 	atomic_store(&l->journal_sleeping, ELOG_NAPPING);
 	if (!shutting_down())
-		futex(&l->journal_futex, FUTEX_WAIT, v, &ts);
+		futex_wait_us(&l->journal_futex, seq, timeout_us);
 	atomic_store(&l->journal_sleeping, 0);
 }
 
@@ -380,7 +382,8 @@ void tn_elog_prefault(struct elog_shm *l)
 
 void tn_elog_wait(struct elog_shm *l, int timeout_ms)
 {
-	tn_elog_wait_at(l, atomic_load(&l->consumed), timeout_ms);
+	tn_elog_wait_at(l, atomic_load(&l->consumed),
+			timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000);
 }
 
 void tn_elog_wake(struct elog_shm *l)

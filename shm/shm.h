@@ -440,17 +440,20 @@ const void *tn_elog_read(struct elog_shm *l, uint64_t *cursor, size_t *len);
 uint64_t tn_elog_committed(struct elog_shm *l);
 /* Consumer: release every record up to `pos` (wakes waiting producers). */
 void tn_elog_release(struct elog_shm *l, uint64_t pos);
-/* Consumer: sleep until a producer wakes it or `timeout_ms` passes
- * (-1: no limit); returns at once if a record is ready at `consumed`
+/* Consumer: sleep until a producer wakes it or the timeout passes (-1:
+ * no limit); returns at once if a record is ready at `consumed`
  * (tn_elog_wait) or at `cursor` (tn_elog_wait_at). */
 void tn_elog_wait(struct elog_shm *l, int timeout_ms);
-void tn_elog_wait_at(struct elog_shm *l, uint64_t cursor, int timeout_ms);
+void tn_elog_wait_at(struct elog_shm *l, uint64_t cursor, int64_t timeout_us);
+/* The consumer's wake count: read it before deciding to nap. */
+uint32_t tn_elog_seq(struct elog_shm *l);
 /*
- * Consumer: sleep up to `timeout_us` gathering records into a larger
+ * Consumer: sleep up to `timeout_us` while records gather into a larger
  * batch; producers do not wake a napping journal unless they wait for
- * room (tn_elog_wake still does).
+ * room.  tn_elog_wake() does, and returns it at once if it came after
+ * `seq` was read (tn_elog_seq).
  */
-void tn_elog_nap(struct elog_shm *l, int timeout_us);
+void tn_elog_nap(struct elog_shm *l, uint32_t seq, int64_t timeout_us);
 /* Map the ring's pages in this process (a consumer, before its loop;
  * tn_elog_defer_wakes(true) does it for a producer). */
 void tn_elog_prefault(struct elog_shm *l);

@@ -442,7 +442,7 @@ Test(elog, nap_is_cut_short_only_by_a_producer_short_of_room)
 		_exit(0);
 	}
 	t0 = tn_mstime();
-	tn_elog_nap(l, 400000);
+	tn_elog_nap(l, tn_elog_seq(l), 400000);
 	t1 = tn_mstime();
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -472,7 +472,7 @@ Test(elog, nap_is_cut_short_only_by_a_producer_short_of_room)
 		_exit(tn_elog_append_to(l, "late", 4) ? 0 : 1);
 	}
 	t0 = tn_mstime();
-	tn_elog_nap(l, 10 * 1000000);
+	tn_elog_nap(l, tn_elog_seq(l), 10 * 1000000);
 	cr_expect_lt(tn_mstime() - t0, 5000,
 		     "a producer short of room did not wake the nap");
 	while (tn_elog_peek(l, &len, &pos) && len != 4)
