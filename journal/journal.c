@@ -1,10 +1,11 @@
 /*
  * journal.c - the journal process: drains the effect log into the AOF's
- * incremental file in large batches, follows appendfsync with a sync
- * thread that overlaps each fdatasync with the writing of the next batch
- * (group commit; the sync goes through io_uring when the kernel has it),
- * publishes the durable position and wakes the shards waiting on it;
- * runs rewrites and BGSAVE in a thread.
+ * incremental file in large batches and follows appendfsync: `always`
+ * by group commit (one fdatasync for every client that has a write in
+ * flight), `everysec` with a sync thread that overlaps its fdatasync
+ * (through io_uring when the kernel has it) with the writing of the
+ * next batches; publishes the durable position and wakes the shards
+ * waiting on it; runs rewrites and BGSAVE in a thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,11 +73,11 @@ static struct {
 } J = {.fd = -1};
 
 /*
- * The sync thread.  The drain thread writes a batch and asks for a sync
- * up to it; while that fdatasync runs it writes the next batches, which
- * the following fdatasync covers together.  Under appendfsync always the
- * records stay in the log (not released) until synced: a failed sync
- * rewinds the file and the cursor to the last synced batch.
+ * The sync thread (appendfsync everysec).  The drain thread asks for a
+ * sync up to what it wrote and goes on writing while it runs.  Under
+ * appendfsync always the drain thread syncs itself (group_commit()), and
+ * the records stay in the log (not released) until synced: a failed
+ * sync rewinds the file and the cursor to the last synced batch.
  */
 static struct {
 	pthread_mutex_t mu;
@@ -392,8 +393,12 @@ static void sync_failed(void)
 	write_failed(err, 0);
 }
 
-/* fdatasync now, in this thread (no sync thread): 0, or -errno with the
- * failure handled as the thread's would be. */
+/*
+ * fdatasync now, in this thread: 0, or -errno with the failure handled
+ * as the sync thread's would be.  A plain call: through io_uring the
+ * sync would hop to a kernel worker and back (measured under
+ * appendfsync always, -P 1 -c 50: 26-29k SET/s against 29.5-30k).
+ */
 static int sync_here(void)
 {
 	int err = fdatasync(J.fd) < 0 ? errno : 0;
