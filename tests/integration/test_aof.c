@@ -234,10 +234,11 @@ Test(aof, writes_survive_a_restart)
 	cr_assert_eq(tn_server_stop(&s), 0);
 }
 
-/* A writer in a child process: SETs and SADDs, each acknowledged index
- * stored in shared memory as soon as the OK arrives. */
+/* A writer in a child process: SET, EXPIRE and SADD, each acknowledged
+ * index stored in shared memory as soon as its reply arrives. */
 struct acked {
 	volatile long long sets;
+	volatile long long expires;
 	volatile long long sadds;
 };
 
@@ -257,13 +258,19 @@ static pid_t writer(struct tn_server *s, struct acked *a, const char *tag)
 		if (!c || c->err)
 			_exit(1);
 		for (i = 1;; i++) {
-			redisReply *r = redisCommand(
-			    c, "SET %s:%lld v%lld PX 600000", tag, i, i);
+			redisReply *r = redisCommand(c, "SET %s:%lld v%lld",
+						     tag, i, i);
 
 			if (!r || r->type != REDIS_REPLY_STATUS)
 				_exit(0);
 			freeReplyObject(r);
 			a->sets = i;
+			r = redisCommand(c, "EXPIRE %s:%lld 600", tag, i);
+			if (!r || r->type != REDIS_REPLY_INTEGER ||
+			    r->integer != 1)
+				_exit(0);
+			freeReplyObject(r);
+			a->expires = i;
 			r = redisCommand(c, "SADD %s:set %lld", tag, i);
 			if (!r || r->type != REDIS_REPLY_INTEGER)
 				_exit(0);
@@ -274,43 +281,51 @@ static pid_t writer(struct tn_server *s, struct acked *a, const char *tag)
 	return pid;
 }
 
-static void check_acked(redisContext *c, const char *tag, long long sets,
-			long long sadds)
+/* Every write `a` says was acknowledged is there: each SET's value, each
+ * EXPIRE's TTL, each SADD's member (pipelined: thousands of checks). */
+static void check_acked(redisContext *c, const char *tag, struct acked a)
 {
+	redisReply *r;
 	long long i;
+	char want[32];
 
-	cr_assert_gt(sets, 0, "the writer got no acknowledgement");
-	for (i = 1; i <= sets; i++) {
-		redisReply *r = tn_cmd(c, "GET %s:%lld", tag, i);
-		char want[32];
-
+	cr_assert_gt(a.sets, 0, "the writer %s got no acknowledgement", tag);
+	for (i = 1; i <= a.sets; i++) {
+		redisAppendCommand(c, "GET %s:%lld", tag, i);
+		redisAppendCommand(c, "PTTL %s:%lld", tag, i);
+	}
+	for (i = 1; i <= a.sadds; i++)
+		redisAppendCommand(c, "SISMEMBER %s:set %lld", tag, i);
+	for (i = 1; i <= a.sets; i++) {
+		cr_assert_eq(redisGetReply(c, (void **)&r), REDIS_OK);
 		snprintf(want, sizeof(want), "v%lld", i);
-		cr_assert_eq(r->type, REDIS_REPLY_STRING,
-			     "acknowledged %s:%lld is lost (of %lld)", tag, i,
-			     sets);
-		cr_assert_str_eq(r->str, want);
+		cr_assert(r->type == REDIS_REPLY_STRING && !strcmp(r->str, want),
+			  "acknowledged SET %s:%lld is lost (of %lld)", tag, i,
+			  a.sets);
 		freeReplyObject(r);
-		r = tn_cmd(c, "PTTL %s:%lld", tag, i);
-		cr_assert(r->integer > 0 && r->integer <= 600000,
-			  "%s:%lld PTTL %lld", tag, i, r->integer);
+		cr_assert_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+		if (i <= a.expires)
+			cr_assert(r->integer > 0 && r->integer <= 600000,
+				  "acknowledged EXPIRE %s:%lld lost: PTTL %lld",
+				  tag, i, r->integer);
 		freeReplyObject(r);
 	}
-	{
-		redisReply *r = tn_cmd(c, "SCARD %s:set", tag);
-
-		cr_assert_geq(r->integer, sadds, "set lost members: %lld < %lld",
-			      r->integer, sadds);
+	for (i = 1; i <= a.sadds; i++) {
+		cr_assert_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+		cr_assert_eq(r->integer, 1,
+			     "acknowledged SADD %s:set %lld is lost (of %lld)",
+			     tag, i, a.sadds);
 		freeReplyObject(r);
 	}
 }
 
-static struct acked *shared_acked(void)
+static struct acked *shared_acked(int n)
 {
-	struct acked *a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE,
+	struct acked *a = mmap(NULL, n * sizeof(*a), PROT_READ | PROT_WRITE,
 			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	cr_assert_neq(a, MAP_FAILED);
-	memset((void *)a, 0, sizeof(*a));
+	memset((void *)a, 0, n * sizeof(*a));
 	return a;
 }
 
@@ -323,43 +338,11 @@ static void wait_acked(struct acked *a, long long n)
 	cr_assert_geq(a->sadds, n, "the writer is stuck at %lld", a->sadds);
 }
 
-Test(aof, kill9_everything_keeps_every_acknowledged_write)
-{
-	struct tn_server s;
-	struct acked *a = shared_acked();
-	redisContext *c;
-	int round;
-
-	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
-	for (round = 0; round < 3; round++) {
-		char tag[16];
-		long long sets, sadds;
-		pid_t w;
-
-		snprintf(tag, sizeof(tag), "r%d", round);
-		memset((void *)a, 0, sizeof(*a));
-		w = writer(&s, a, tag);
-		wait_acked(a, 200 + round * 100);
-		crash_all(&s);
-		sets = a->sets;
-		sadds = a->sadds;
-		kill(w, SIGKILL);
-		waitpid(w, NULL, 0);
-		cr_assert_eq(start_again(&s), 0, "no restart after kill -9");
-		c = tn_connect(&s);
-		check_acked(c, tag, sets, sadds);
-		redisFree(c);
-	}
-	cr_assert_eq(tn_server_stop(&s), 0);
-	munmap(a, sizeof(*a));
-}
-
 Test(aof, kill9_journal_is_restarted_and_loses_nothing)
 {
 	struct tn_server s;
-	struct acked *a = shared_acked();
+	struct acked *a = shared_acked(1), seen;
 	redisContext *c;
-	long long sets, sadds;
 	pid_t j, j2, w;
 
 	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
@@ -373,12 +356,11 @@ Test(aof, kill9_journal_is_restarted_and_loses_nothing)
 	wait_acked(a, a->sadds + 100); /* writes flow again */
 	kill(w, SIGKILL);
 	waitpid(w, NULL, 0);
-	sets = a->sets;
-	sadds = a->sadds;
+	seen = *a;
 	stop_keep(&s);
 	cr_assert_eq(start_again(&s), 0);
 	c = tn_connect(&s);
-	check_acked(c, "j", sets, sadds);
+	check_acked(c, "j", seen);
 	redisFree(c);
 	cr_assert_eq(tn_server_stop(&s), 0);
 	munmap(a, sizeof(*a));
@@ -490,9 +472,9 @@ Test(aof, garbage_in_the_middle_refuses_to_start)
 Test(aof, bgrewriteaof_while_writing_loses_nothing)
 {
 	struct tn_server s;
-	struct acked *a = shared_acked();
+	struct acked *a = shared_acked(1), seen;
 	redisContext *c;
-	long long sets, sadds, end;
+	long long end;
 	char path[512], *m;
 	redisReply *r;
 	pid_t w;
@@ -527,8 +509,7 @@ Test(aof, bgrewriteaof_while_writing_loses_nothing)
 	wait_acked(a, a->sadds + 50);
 	kill(w, SIGKILL);
 	waitpid(w, NULL, 0);
-	sets = a->sets;
-	sadds = a->sadds;
+	seen = *a;
 	redisFree(c);
 	path_in(&s, MANIFEST, path, sizeof(path));
 	m = slurp(path, NULL);
@@ -541,15 +522,16 @@ Test(aof, bgrewriteaof_while_writing_loses_nothing)
 	stop_keep(&s);
 	cr_assert_eq(start_again(&s), 0);
 	c = tn_connect(&s);
-	check_acked(c, "rw", sets, sadds);
+	check_acked(c, "rw", seen);
 	tn_expect_str(tn_cmd(c, "GET pre:1999"), "1999");
 	{
 		/* the writer's last SET may have run without its OK read */
 		redisReply *n = tn_cmd(c, "DBSIZE");
 
-		cr_assert(n->integer == 2000 + sets + 1 ||
-			      n->integer == 2000 + sets + 2,
-			  "DBSIZE %lld, %lld acknowledged", n->integer, sets);
+		cr_assert(n->integer == 2000 + seen.sets + 1 ||
+			      n->integer == 2000 + seen.sets + 2,
+			  "DBSIZE %lld, %lld acknowledged", n->integer,
+			  seen.sets);
 		freeReplyObject(n);
 	}
 	redisFree(c);
@@ -857,56 +839,91 @@ static void check_no_zero_tail(const struct tn_server *s)
 }
 
 /*
- * Group commit under appendfsync always: eight writers at once share
- * the syncs (the journal writes the next batch while one runs); kill -9
- * of everything, and every acknowledged write of every writer is there.
+ * The crash tests the durability promise is about: 50 clients writing
+ * (SET, EXPIRE, SADD) under appendfsync always, a kill -9 of `victim`
+ * ("titan: shard 0", "titan: journal", or NULL for the supervisor and
+ * every child at once), a restart, and every acknowledged write there
+ * with its TTL; `rounds` times, each round with new keys, all of them
+ * checked again after a clean restart at the end.
  */
-Test(aof, group_commit_many_writers_kill9_loses_nothing)
+enum { CRASH_WRITERS = 50 };
+
+static void crash_case(const char *victim, int rounds)
 {
-	enum { NW = 8 };
 	struct tn_server s;
-	struct acked *a[NW];
-	long long sets[NW], sadds[NW];
-	pid_t w[NW];
+	struct acked *a = shared_acked(CRASH_WRITERS * rounds);
+	pid_t w[CRASH_WRITERS], old;
 	redisContext *c;
-	char tag[NW][32];
+	char tag[32];
 	int round, i;
 
 	cr_assert_eq(tn_server_start(&s, AOF_ON), 0);
-	for (round = 0; round < 2; round++) {
-		for (i = 0; i < NW; i++) {
-			snprintf(tag[i], sizeof(tag[i]), "g%dw%d", round, i);
-			a[i] = shared_acked();
-			w[i] = writer(&s, a[i], tag[i]);
+	for (round = 0; round < rounds; round++) {
+		struct acked *ra = a + round * CRASH_WRITERS;
+
+		for (i = 0; i < CRASH_WRITERS; i++) {
+			snprintf(tag, sizeof(tag), "c%dw%d", round, i);
+			w[i] = writer(&s, &ra[i], tag);
 		}
-		for (i = 0; i < NW; i++)
-			wait_acked(a[i], 60);
-		crash_all(&s);
-		for (i = 0; i < NW; i++) {
-			sets[i] = a[i]->sets;
-			sadds[i] = a[i]->sadds;
+		for (i = 0; i < CRASH_WRITERS; i++)
+			wait_acked(&ra[i], 10);
+		if (victim) {
+			old = tn_child_pid(&s, victim);
+			cr_assert_gt(old, 0, "no %s", victim);
+			kill(old, SIGKILL);
+			cr_assert_gt(tn_wait_child(&s, victim, old, 15000), 0,
+				     "%s was not restarted", victim);
+		} else {
+			crash_all(&s);
+			check_no_zero_tail(&s);
+		}
+		/* the writers' counts now bound what was acknowledged */
+		for (i = 0; i < CRASH_WRITERS; i++) {
 			kill(w[i], SIGKILL);
 			waitpid(w[i], NULL, 0);
 		}
-		check_no_zero_tail(&s);
-		cr_assert_eq(start_again(&s), 0, "no restart after kill -9");
+		if (!victim)
+			cr_assert_eq(start_again(&s), 0, "no restart after kill -9");
+		cr_assert_eq(tn_server_wait_ready(&s, 15000), 0);
 		c = tn_connect(&s);
-		for (i = 0; i < NW; i++) {
-			check_acked(c, tag[i], sets[i], sadds[i]);
-			munmap(a[i], sizeof(*a[i]));
+		for (i = 0; i < CRASH_WRITERS; i++) {
+			snprintf(tag, sizeof(tag), "c%dw%d", round, i);
+			check_acked(c, tag, ra[i]);
 		}
 		redisFree(c);
 	}
 	stop_keep(&s);
 	check_no_zero_tail(&s);
-	if (have("redis-check-aof")) {
+	if (have("redis-check-aof"))
 		cr_assert_eq(sh("redis-check-aof %s/" MANIFEST
 				" >%s/check.out 2>&1",
 				s.dir, s.dir),
 			     0, "redis-check-aof refused the AOF");
-	}
 	cr_assert_eq(start_again(&s), 0);
+	c = tn_connect(&s);
+	for (i = 0; i < CRASH_WRITERS * rounds; i++) {
+		snprintf(tag, sizeof(tag), "c%dw%d", i / CRASH_WRITERS,
+			 i % CRASH_WRITERS);
+		check_acked(c, tag, a[i]);
+	}
+	redisFree(c);
 	cr_assert_eq(tn_server_stop(&s), 0);
+	munmap(a, CRASH_WRITERS * rounds * sizeof(*a));
+}
+
+Test(aof, crash_50_writers_kill9_shard, .timeout = 240)
+{
+	crash_case("titan: shard 0", 3);
+}
+
+Test(aof, crash_50_writers_kill9_journal, .timeout = 240)
+{
+	crash_case("titan: journal", 3);
+}
+
+Test(aof, crash_50_writers_kill9_everything, .timeout = 240)
+{
+	crash_case(NULL, 3);
 }
 
 /* Pipelined commands on c, replies read and dropped. */
