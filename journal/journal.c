@@ -844,6 +844,11 @@ static void housekeeping(void)
 		rewrite_start();
 	if (tn_conf->appendfsync == TN_FSYNC_EVERYSEC)
 		everysec_fsync(now);
+	/* CONFIG SET appendfsync away from always while a group gathered:
+	 * its replies wait for a sync that the other policies never make */
+	if (J.fd >= 0 && tn_conf->appendfsync != TN_FSYNC_ALWAYS &&
+	    J.written > atomic_load(&J.l->durable))
+		sync_here();
 }
 
 static void journal_exit(void)
