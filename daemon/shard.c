@@ -207,6 +207,22 @@ static size_t sendable(struct shard_client *sc)
 	return (size_t)(sc->free_end - sc->sent);
 }
 
+/* What CLIENT LIST (flags=b) and INFO (blocked_clients) show of a WAIT. */
+static void set_blocked(struct shard_client *sc, bool on)
+{
+	struct client_shm *cs = tn_shard_slot(&sc->c);
+
+	if (on) {
+		sc->c.flags |= TN_CLIENT_BLOCKED;
+		me->blocked++;
+	} else {
+		sc->c.flags &= ~TN_CLIENT_BLOCKED;
+		me->blocked--;
+	}
+	if (cs)
+		cs->flags = sc->c.flags;
+}
+
 static void wait_unlink(struct shard_client *sc)
 {
 	if (sc->wait_prev)
@@ -217,6 +233,7 @@ static void wait_unlink(struct shard_client *sc)
 		sc->wait_next->wait_prev = sc->wait_prev;
 	sc->wait_prev = sc->wait_next = NULL;
 	sc->parked = false;
+	set_blocked(sc, false);
 }
 
 int tn_shard_wait_park(struct tn_client *c, const struct tn_repl_wait *w)
@@ -227,6 +244,7 @@ int tn_shard_wait_park(struct tn_client *c, const struct tn_repl_wait *w)
 		return -ENOTSUP;
 	sc->wait = *w;
 	sc->parked = true;
+	set_blocked(sc, true);
 	sc->wait_prev = NULL;
 	sc->wait_next = wait_head;
 	if (wait_head)

@@ -26,6 +26,8 @@
 /* The replica's link to its master: obeyed, never answered, exempt from
  * replica-read-only, maxmemory and MISCONF (store/dispatch.c). */
 #define TN_CLIENT_MASTER (1u << 4)
+/* Parked in WAIT (CLIENT LIST's `b`, INFO's blocked_clients). */
+#define TN_CLIENT_BLOCKED (1u << 5)
 
 struct tn_client {
 	uint64_t id;

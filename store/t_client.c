@@ -227,6 +227,8 @@ static void flags_str(uint32_t f, bool pubsub, bool multi, char *out)
 		*p++ = 'P';
 	if (multi)
 		*p++ = 'x';
+	if (f & TN_CLIENT_BLOCKED)
+		*p++ = 'b';
 	if (f & TN_CLIENT_CLOSE_AFTER_REPLY)
 		*p++ = 'c';
 	if (f & TN_CLIENT_CLOSE_ASAP)

@@ -483,6 +483,16 @@ Test(repl_master, wait_forever_then_killed)
 	send_raw(cli, WAIT_FOREVER);
 	cr_expect(silent_for(cli, 300), "WAIT 1 0 answered");
 	tn_expect_status(tn_cmd(other, "PING"), "PONG");
+	/* shown as blocked, as Redis shows a client in WAIT */
+	r = tn_cmd(other, "CLIENT LIST ID %lld", id);
+	cr_expect(r->type == REDIS_REPLY_STRING &&
+		      strstr(r->str, " flags=b ") != NULL,
+		  "not flags=b: %s", r->str);
+	freeReplyObject(r);
+	r = tn_cmd(other, "INFO clients");
+	cr_expect(strstr(r->str, "\r\nblocked_clients:1\r\n") != NULL, "%s",
+		  r->str);
+	freeReplyObject(r);
 	tn_expect_int(tn_cmd(other, "CLIENT KILL ID %lld", id), 1);
 	{
 		struct pollfd p = {.fd = cli->fd, .events = POLLIN};
@@ -492,6 +502,10 @@ Test(repl_master, wait_forever_then_killed)
 			     "a reply instead of the close");
 	}
 	tn_expect_status(tn_cmd(other, "SET after kill"), "OK");
+	r = tn_cmd(other, "INFO clients");
+	cr_expect(strstr(r->str, "\r\nblocked_clients:0\r\n") != NULL, "%s",
+		  r->str);
+	freeReplyObject(r);
 	redisFree(cli);
 	cli = other;
 }
