@@ -907,10 +907,16 @@ static bool group_commit(void)
 	} G;
 	uint64_t durable = atomic_load(&J.l->durable), end;
 	int64_t now, t0;
+	size_t len;
 	int i;
 
-	end = tn_elog_committed(J.l);
-	if (J.written <= durable && end <= J.written)
+	/* how far the committed records reach, up to the target: the walk
+	 * starts where the file ends (not at `consumed`) and stops there */
+	end = TN_MAX(J.resume, atomic_load(&J.l->consumed));
+	while (end < G.pos && tn_elog_read(J.l, &end, &len))
+		;
+	if (J.written <= durable && end <= J.written &&
+	    !tn_elog_read(J.l, &end, &len))
 		return false;
 	t0 = tn_monotonic_us();
 	if (end < G.pos && t0 < G.until) {
