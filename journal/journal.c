@@ -925,8 +925,8 @@ static bool group_commit(void)
 	}
 	for (i = 0; i < 64 && drain_once(); i++)
 		;
-	if (J.written <= durable || atomic_load(&J.l->write_errno) ||
-	    sync_here() < 0)
+	/* (after a write error, what was written before it is synced) */
+	if (J.written <= durable || sync_here() < 0)
 		return i > 0;
 	now = tn_monotonic_us();
 	G.pos = atomic_load(&J.l->reserved) + (J.written - durable);
