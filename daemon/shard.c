@@ -761,12 +761,12 @@ void tn_shard_main(int index)
 	ev.events = EPOLLIN;
 	ev.data.ptr = TAG_TIMER;
 	epoll_ctl(ep, EPOLL_CTL_ADD, timer_fd, &ev);
-	/* one journal wake per round of the loop, not one per command (it
-	 * maps the log's pages first: on a busy machine that takes long
-	 * enough that the acceptor must not count on us before) */
-	tn_elog_defer_wakes(true);
+	/* connections handed to us from now on wait in the channel until
+	 * the loop starts: better than refusing them at start-up */
 	me->alive = 1;
 
+	/* one journal wake per round of the loop, not one per command */
+	tn_elog_defer_wakes(true);
 	while (!shard_stop) {
 		bool woken = false, ticked = false;
 		int wait_ms;
