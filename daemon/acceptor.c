@@ -19,6 +19,9 @@
 #include "shm/shm.h"
 #include "util/util.h"
 
+/* how long a new acceptor waits for a shard before it takes clients */
+#define TN_START_WAIT_MS 5000
+
 static volatile sig_atomic_t acceptor_stop;
 
 static void on_term(int sig)
@@ -98,6 +101,13 @@ static int pick_shard(const uint8_t *skip)
 		}
 	}
 	return best;
+}
+
+static bool any_shard(void)
+{
+	uint8_t skip[TN_MAX_SHARDS] = {0};
+
+	return pick_shard(skip) >= 0;
 }
 
 static void reject(int fd, const char *msg, size_t len)
@@ -203,6 +213,11 @@ void tn_acceptor_main(void)
 		ev.data.u32 = i;
 		epoll_ctl(ep, EPOLL_CTL_ADD, tn_rt.listen_fd[i], &ev);
 	}
+	/* the shards start a moment after us: until one serves, clients
+	 * wait in the listen backlog rather than be refused */
+	for (i = 0; i < TN_START_WAIT_MS && !acceptor_stop && !any_shard();
+	     i++)
+		usleep(1000);
 	while (!acceptor_stop) {
 		n = epoll_wait(ep, evs, TN_ARRAY_SIZE(evs), 1000);
 		if (getppid() != tn_rt.pid_supervisor)
