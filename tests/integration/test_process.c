@@ -898,3 +898,43 @@ Test(process, sighup_while_children_start)
 		  "a child died of SIGHUP (see %s)", srv.log);
 	cr_assert(tn_server_wait_ready(&srv, WAIT_MS) == 0);
 }
+
+/*
+ * A client that connects while the supervisor is still starting (the
+ * listening socket is open before the acceptor and the shards are) is
+ * served once a shard is up, never refused with "no store process is
+ * serving".  Five starts: the acceptor would win the race on most.
+ */
+Test(process, client_at_start_waits_for_a_shard)
+{
+	int round;
+
+	start(TN_STORE_ONLY);
+	for (round = 0; round < 5; round++) {
+		long long deadline;
+		redisContext *c = NULL;
+		redisReply *r;
+		int status;
+
+		kill(srv.pid, SIGTERM);
+		cr_assert_eq(waitpid(srv.pid, &status, 0), srv.pid);
+		srv.pid = 0;
+		cr_assert_gt(tn_server_spawn(&srv), 0);
+		deadline = tn_now_ms() + WAIT_MS;
+		/* the first connection the new listening socket takes */
+		while (tn_now_ms() < deadline) {
+			c = redisConnect("127.0.0.1", srv.port);
+			if (c && !c->err)
+				break;
+			redisFree(c);
+			c = NULL;
+		}
+		cr_assert_not_null(c, "the port never opened");
+		r = redisCommand(c, "PING");
+		cr_assert_not_null(r, "round %d: no reply: %s", round, c->errstr);
+		cr_expect(r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG"),
+			  "round %d: %s", round, r->str);
+		freeReplyObject(r);
+		redisFree(c);
+	}
+}
