@@ -19,7 +19,7 @@
 #include "shm/shm.h"
 #include "util/util.h"
 
-/* how long a new acceptor waits for a shard before it takes clients */
+/* how long a new acceptor waits for the shards before it takes clients */
 #define TN_START_WAIT_MS 5000
 
 static volatile sig_atomic_t acceptor_stop;
@@ -103,11 +103,14 @@ static int pick_shard(const uint8_t *skip)
 	return best;
 }
 
-static bool any_shard(void)
+static bool all_shards_alive(void)
 {
-	uint8_t skip[TN_MAX_SHARDS] = {0};
+	int i;
 
-	return pick_shard(skip) >= 0;
+	for (i = 0; i < tn_rt.nshards; i++)
+		if (!tn_proc(TN_PROC_SHARD0 + i)->alive)
+			return false;
+	return true;
 }
 
 static void reject(int fd, const char *msg, size_t len)
@@ -213,9 +216,12 @@ void tn_acceptor_main(void)
 		ev.data.u32 = i;
 		epoll_ctl(ep, EPOLL_CTL_ADD, tn_rt.listen_fd[i], &ev);
 	}
-	/* the shards start a moment after us: until one serves, clients
-	 * wait in the listen backlog rather than be refused */
-	for (i = 0; i < TN_START_WAIT_MS && !acceptor_stop && !any_shard();
+	/* the shards start a moment after us: until they are up, clients
+	 * wait in the listen backlog rather than be refused, or all be
+	 * handed to the first shard up (a pool that connects at start-up
+	 * would keep them there) */
+	for (i = 0; i < TN_START_WAIT_MS && !acceptor_stop &&
+		    !all_shards_alive();
 	     i++)
 		usleep(1000);
 	while (!acceptor_stop) {
