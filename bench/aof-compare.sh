@@ -83,16 +83,6 @@ rps() {
 		awk -F'","' 'NR > 1 && NF >= 2 { gsub(/"/, "", $2); print $2; exit }'
 }
 
-median() { # values...
-	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
-		END {
-			if (!NR) m = 0
-			else if (NR % 2) m = v[(NR + 1) / 2]
-			else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
-			print m
-		}'
-}
-
 servers="redis_everysec redis_always titan_no titan_everysec titan_always"
 start_redis redis_everysec everysec
 start_redis redis_always always

@@ -27,10 +27,7 @@ SHARDS=${SHARDS:-2}
 RDB=${RDB:-0}
 base=${DIR:-/tmp}
 
-die() {
-	echo "aof-load.sh: $*" >&2
-	exit 1
-}
+. "$here/lib/servers.sh"
 
 [ -x "$titan" ] || die "no titan-supervisor at $titan (make all, or pass its path)"
 [ -x "$redis_server" ] || die "no $redis_server (apt-get install redis-server)"
@@ -41,18 +38,10 @@ done
 tmp=$(mktemp -d "$base/titan-aofload-XXXXXX") || die "mktemp in $base"
 pid=
 
+# Stop the server being timed, if any (servers.sh's stop_pid).
 cleanup() {
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	fi
+	stop_pid "$pid"
 	[ -z "${KEEP_TMP:-}" ] && rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # The generated directory: appendonly.aof.{1.base.aof,1.incr.aof,manifest}.
@@ -136,11 +125,6 @@ time_start() {
 	wait "$pid" 2>/dev/null
 	pid=
 	echo "$t0 $t1 $keys" | awk '{ printf "%.2f %s\n", $2 - $1, $3 }'
-}
-
-median() { # values...
-	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
-		END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 echo "aof-load: generating ${SIZE_MB} MB over $KEYS keys in $tmp" >&2

@@ -23,10 +23,7 @@ KINDS=${KINDS:-titan redis}
 PIPELINE=${PIPELINE:-16}
 py=/usr/bin/python3
 
-die() {
-	echo "repl-bench.sh: $*" >&2
-	exit 1
-}
+. "$here/lib/servers.sh"
 
 [ -x "$titan" ] || die "no titan-supervisor at $titan (make all, or pass its path)"
 [ -x "$redis_server" ] || die "no $redis_server (apt-get install redis-server)"
@@ -35,6 +32,7 @@ $py -c 'import redis' 2>/dev/null || die "$py has no redis module (apt-get insta
 
 tmp=$(mktemp -d /tmp/titan-replbench-XXXXXX) || die "mktemp"
 pids=
+# servers.sh's exit trap calls this one
 cleanup() {
 	for p in $pids; do
 		kill "$p" 2>/dev/null
@@ -44,12 +42,6 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null
 	done
 	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-free_port() {
-	$py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 wait_ping() {

@@ -41,6 +41,16 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+median() { # values... -> their median (0 when none)
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+		END {
+			if (!NR) m = 0
+			else if (NR % 2) m = v[(NR + 1) / 2]
+			else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+			print m
+		}'
+}
+
 wait_ready() { # PORT PID NAME
 	i=0
 	until [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; do
