@@ -45,7 +45,6 @@ static int ep = -1;
 static int timer_fd = -1;
 static volatile sig_atomic_t shard_stop;
 static volatile sig_atomic_t shard_reopen_log;
-static struct shard_client *clients_head;
 static struct proc_shm *me;
 
 /* Output that waits for the log: stream bytes below `end` may be sent
@@ -55,9 +54,17 @@ struct hold {
 	uint64_t pos;
 };
 
+/* The shard's lists of clients: every one, those holding replies for
+ * the log (appendfsync always), those parked in WAIT. */
+enum { L_ALL, L_HELD, L_WAIT, NLISTS };
+
+struct link {
+	struct shard_client *prev, *next;
+};
+
 struct shard_client {
 	struct tn_client c;
-	struct shard_client *prev, *next;
+	struct link link[NLISTS];
 	bool want_write;
 	/*
 	 * appendfsync always.  Output is a stream: `sent` bytes of it went
@@ -69,17 +76,36 @@ struct shard_client {
 	uint64_t free_end;
 	struct hold hold[2];
 	int nhold;
-	struct shard_client *held_prev, *held_next; /* list of holders */
 	/* log position past its last logged write, for WAIT */
 	uint64_t wpos;
 	/* parked in WAIT: its input stays buffered until the reply */
 	bool parked;
 	struct tn_repl_wait wait;
-	struct shard_client *wait_prev, *wait_next; /* list of the parked */
 };
 
-static struct shard_client *held_head;
-static struct shard_client *wait_head;
+static struct shard_client *head[NLISTS];
+
+static void list_push(int l, struct shard_client *sc)
+{
+	sc->link[l].prev = NULL;
+	sc->link[l].next = head[l];
+	if (head[l])
+		head[l]->link[l].prev = sc;
+	head[l] = sc;
+}
+
+static void list_unlink(int l, struct shard_client *sc)
+{
+	struct link *k = &sc->link[l];
+
+	if (k->prev)
+		k->prev->link[l].next = k->next;
+	else
+		head[l] = k->next;
+	if (k->next)
+		k->next->link[l].prev = k->prev;
+	k->prev = k->next = NULL;
+}
 
 static void run_input(struct shard_client *sc);
 
@@ -144,13 +170,7 @@ struct client_shm *tn_shard_slot(struct tn_client *c)
 
 static void held_unlink(struct shard_client *sc)
 {
-	if (sc->held_prev)
-		sc->held_prev->held_next = sc->held_next;
-	else
-		held_head = sc->held_next;
-	if (sc->held_next)
-		sc->held_next->held_prev = sc->held_prev;
-	sc->held_prev = sc->held_next = NULL;
+	list_unlink(L_HELD, sc);
 	sc->nhold = 0;
 }
 
@@ -172,11 +192,7 @@ static void hold_add(struct shard_client *sc, uint64_t start, uint64_t pos)
 		sc->free_end = start;
 		sc->hold[0] = h;
 		sc->nhold = 1;
-		sc->held_prev = NULL;
-		sc->held_next = held_head;
-		if (held_head)
-			held_head->held_prev = sc;
-		held_head = sc;
+		list_push(L_HELD, sc);
 	} else if (sc->nhold == 1) {
 		sc->hold[1] = h;
 		sc->nhold = 2;
@@ -225,13 +241,7 @@ static void set_blocked(struct shard_client *sc, bool on)
 
 static void wait_unlink(struct shard_client *sc)
 {
-	if (sc->wait_prev)
-		sc->wait_prev->wait_next = sc->wait_next;
-	else
-		wait_head = sc->wait_next;
-	if (sc->wait_next)
-		sc->wait_next->wait_prev = sc->wait_prev;
-	sc->wait_prev = sc->wait_next = NULL;
+	list_unlink(L_WAIT, sc);
 	sc->parked = false;
 	set_blocked(sc, false);
 }
@@ -245,11 +255,7 @@ int tn_shard_wait_park(struct tn_client *c, const struct tn_repl_wait *w)
 	sc->wait = *w;
 	sc->parked = true;
 	set_blocked(sc, true);
-	sc->wait_prev = NULL;
-	sc->wait_next = wait_head;
-	if (wait_head)
-		wait_head->wait_prev = sc;
-	wait_head = sc;
+	list_push(L_WAIT, sc);
 	return 0;
 }
 
@@ -271,12 +277,7 @@ static void client_free(struct shard_client *sc)
 		held_unlink(sc);
 	if (sc->parked)
 		wait_unlink(sc);
-	if (sc->prev)
-		sc->prev->next = sc->next;
-	else
-		clients_head = sc->next;
-	if (sc->next)
-		sc->next->prev = sc->prev;
+	list_unlink(L_ALL, sc);
 	tn_client_release(c);
 	if (cs) {
 		cs->kill = 0;
@@ -342,10 +343,7 @@ static void adopt(int fd, const struct tn_handoff *h)
 		snprintf(cs->addr, sizeof(cs->addr), "%s", c->addr);
 		snprintf(cs->laddr, sizeof(cs->laddr), "%s", c->laddr);
 	}
-	sc->next = clients_head;
-	if (clients_head)
-		clients_head->prev = sc;
-	clients_head = sc;
+	list_push(L_ALL, sc);
 	me->connections++;
 	ev.events = EPOLLIN;
 	ev.data.ptr = sc;
@@ -428,13 +426,13 @@ static void flush_held(void)
 	struct elog_shm *l = tn_elog();
 	struct shard_client *sc, *next;
 
-	if (!held_head)
+	if (!head[L_HELD])
 		return;
 	atomic_fetch_or(&l->shard_waiting, 1u << (shard_index & 31));
 	/* after the bit: a durable advance the journal made before seeing
 	 * it is read here */
-	for (sc = held_head; sc; sc = next) {
-		next = sc->held_next;
+	for (sc = head[L_HELD]; sc; sc = next) {
+		next = sc->link[L_HELD].next;
 		if (client_write(sc) < 0)
 			client_free(sc);
 	}
@@ -455,16 +453,16 @@ static int check_waiters(void)
 	long long acked;
 	bool unfed = false;
 
-	if (!wait_head)
+	if (!head[L_WAIT])
 		return -1;
-	for (sc = wait_head; sc; sc = sc->wait_next)
+	for (sc = head[L_WAIT]; sc; sc = sc->link[L_WAIT].next)
 		unfed |= !sc->wait.fed;
 	atomic_fetch_or(&tn_seg->repl_ack_waiting, bit);
 	if (unfed)
 		atomic_fetch_or(&tn_elog()->shard_waiting, bit);
 	now = tn_mstime();
-	for (sc = wait_head; sc; sc = next) {
-		next = sc->wait_next;
+	for (sc = head[L_WAIT]; sc; sc = next) {
+		next = sc->link[L_WAIT].next;
 		if (tn_is_replica()) {
 			/* REPLICAOF: as Redis, the waiters are told and let go
 			 * (seen here at the latest at the recheck) */
@@ -488,7 +486,7 @@ static int check_waiters(void)
 		/* frees or parks again only sc itself, never `next` */
 		run_input(sc);
 	}
-	if (!wait_head) {
+	if (!head[L_WAIT]) {
 		atomic_fetch_and(&tn_seg->repl_ack_waiting, ~bit);
 		return -1;
 	}
@@ -630,10 +628,10 @@ static void check_clients(int64_t now, bool cron)
 {
 	struct shard_client *sc, *next;
 
-	for (sc = clients_head; sc; sc = next) {
+	for (sc = head[L_ALL]; sc; sc = next) {
 		struct client_shm *cs = tn_shard_slot(&sc->c);
 
-		next = sc->next;
+		next = sc->link[L_ALL].next;
 		if ((cs && cs->kill) || (sc->c.flags & TN_CLIENT_CLOSE_ASAP)) {
 			client_free(sc);
 			continue;
@@ -702,8 +700,8 @@ static void shutdown_clients(void)
 
 	while (pending && tn_mstime() < deadline) {
 		pending = false;
-		for (sc = clients_head; sc; sc = next) {
-			next = sc->next;
+		for (sc = head[L_ALL]; sc; sc = next) {
+			next = sc->link[L_ALL].next;
 			if (!tn_buf_pending(&sc->c.out))
 				continue;
 			if (client_write(sc) < 0)
@@ -714,8 +712,8 @@ static void shutdown_clients(void)
 		if (pending)
 			usleep(1000);
 	}
-	while (clients_head)
-		client_free(clients_head);
+	while (head[L_ALL])
+		client_free(head[L_ALL]);
 }
 
 void tn_shard_main(int index)
@@ -777,7 +775,7 @@ void tn_shard_main(int index)
 		wait_ms = check_waiters();
 		tn_elog_flush_wakes();
 		flush_held();
-		if (held_head && (wait_ms < 0 || wait_ms > TN_HOLD_RECHECK_MS))
+		if (head[L_HELD] && (wait_ms < 0 || wait_ms > TN_HOLD_RECHECK_MS))
 			wait_ms = TN_HOLD_RECHECK_MS;
 		n = epoll_wait(ep, evs, TN_ARRAY_SIZE(evs), wait_ms);
 		/*
