@@ -41,6 +41,18 @@ static void make_log(uint64_t ring)
 	cr_assert_eq(tn_elog_init(l, AREA_HDR, ring), 0);
 }
 
+/* A fresh 4 KB log made full: 4 x (8 + 1016) bytes. */
+static void make_full_log(void)
+{
+	char buf[1016];
+	int i;
+
+	make_log(4096);
+	memset(buf, 'x', sizeof(buf));
+	for (i = 0; i < 4; i++)
+		cr_assert_gt(tn_elog_append_to(l, buf, sizeof(buf)), 0);
+}
+
 static void drop_log(void)
 {
 	if (tn_base)
@@ -264,17 +276,12 @@ Test(elog, producers_in_parallel)
 
 Test(elog, full_ring_blocks_until_release)
 {
-	char buf[1016];
 	uint64_t pos;
 	size_t len;
 	pid_t pid;
 	int i, st;
 
-	make_log(4096);
-	memset(buf, 'x', sizeof(buf));
-	/* 4 x (8 + 1016) bytes: the ring is full */
-	for (i = 0; i < 4; i++)
-		cr_assert_gt(tn_elog_append_to(l, buf, sizeof(buf)), 0);
+	make_full_log();
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -421,12 +428,11 @@ Test(elog, deferring_producer_on_a_full_ring_wakes_the_journal)
 Test(elog, nap_is_cut_short_only_by_a_producer_short_of_room)
 {
 	_Atomic int64_t *append_ms;
-	char buf[1016];
 	int64_t t0, t1;
 	uint64_t pos;
 	size_t len;
 	pid_t pid;
-	int i, st;
+	int st;
 
 	make_log(4096);
 	append_ms = (_Atomic int64_t *)(tn_base + 2048);
@@ -459,10 +465,7 @@ Test(elog, nap_is_cut_short_only_by_a_producer_short_of_room)
 	/* now a full ring (a fresh one: no padding in the way), and a
 	 * producer that must wait for room */
 	drop_log();
-	make_log(4096);
-	memset(buf, 'x', sizeof(buf));
-	for (i = 0; i < 4; i++)
-		cr_assert_gt(tn_elog_append_to(l, buf, sizeof(buf)), 0);
+	make_full_log();
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
