@@ -578,6 +578,17 @@ static pid_t sched_child(pid_t old, int timeout_ms)
 	return -1;
 }
 
+/* The marker directory (srv.dir/m) and two registered workers, w1 and
+ * w2, for submit_marker_dag(). */
+static void marker_workers(char *mdir, size_t cap, pid_t *w1, pid_t *w2)
+{
+	snprintf(mdir, cap, "%s/m", srv.dir);
+	mkdir(mdir, 0755);
+	*w1 = start_worker("w1");
+	*w2 = start_worker("w2");
+	wait_workers(2);
+}
+
 /*
  * Submit a layered DAG of `layers` x `width` jobs named <p><layer>_<i>;
  * each job after the first layer has two parents in the layer before
@@ -634,11 +645,7 @@ Test(sched, scheduler_kill9_mid_dag, .timeout = 90)
 		cr_skip_test("titan-worker not built");
 		return;
 	}
-	snprintf(mdir, sizeof(mdir), "%s/m", srv.dir);
-	mkdir(mdir, 0755);
-	w1 = start_worker("w1");
-	w2 = start_worker("w2");
-	wait_workers(2);
+	marker_workers(mdir, sizeof(mdir), &w1, &w2);
 	submit_marker_dag(mdir, 'j', LAYERS, WIDTH, 1, "0.02", dag,
 			  sizeof(dag));
 	/* kill the scheduler once a quarter of the DAG has run */
@@ -832,11 +839,7 @@ Test(sched_crash, supervisor_kill9_mid_dag)
 		cr_skip_test("titan-worker not built");
 		return;
 	}
-	snprintf(mdir, sizeof(mdir), "%s/m", srv.dir);
-	mkdir(mdir, 0755);
-	w1 = start_worker("w1");
-	w2 = start_worker("w2");
-	wait_workers(2);
+	marker_workers(mdir, sizeof(mdir), &w1, &w2);
 	submit_marker_dag(mdir, 'c', CRASH_LAYERS, CRASH_WIDTH, 3, "0.01",
 			  dag, sizeof(dag));
 	/* crash once a third of the DAG has run */
