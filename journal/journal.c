@@ -905,18 +905,18 @@ static bool group_commit(void)
 		uint64_t pos;
 		int64_t until;
 	} G;
-	uint64_t durable = atomic_load(&J.l->durable), end;
+	uint64_t durable = atomic_load(&J.l->durable), start, end;
 	int64_t now, t0;
 	size_t len;
 	int i;
 
-	/* how far the committed records reach, up to the target: the walk
-	 * starts where the file ends (not at `consumed`) and stops there */
-	end = TN_MAX(J.resume, atomic_load(&J.l->consumed));
-	while (end < G.pos && tn_elog_read(J.l, &end, &len))
+	/* how far the committed records reach: the walk starts where the
+	 * file ends (not at `consumed`), takes at least one record (is
+	 * there any?) and stops at the target */
+	start = end = TN_MAX(J.resume, atomic_load(&J.l->consumed));
+	while ((end == start || end < G.pos) && tn_elog_read(J.l, &end, &len))
 		;
-	if (J.written <= durable && end <= J.written &&
-	    !tn_elog_read(J.l, &end, &len))
+	if (J.written <= durable && end == start)
 		return false;
 	t0 = tn_monotonic_us();
 	if (end < G.pos && t0 < G.until) {
