@@ -58,6 +58,7 @@ static struct {
 	 * on), or not yet synced under appendfsync always */
 	uint64_t resume;
 	uint64_t written; /* log position the file holds up to */
+	uint64_t reserved_at_sync; /* the log's end when sync_here()'s ended */
 	/* background work: one at a time, as Redis' one child */
 	struct tn_rewrite rw;
 	bool rw_running;
@@ -403,6 +404,9 @@ static int sync_here(void)
 {
 	int err = fdatasync(J.fd) < 0 ? errno : 0;
 
+	/* before the publish: what the released clients send next is not
+	 * "what came during the sync" (group_commit()'s target) */
+	J.reserved_at_sync = atomic_load(&J.l->reserved);
 	pthread_mutex_lock(&S.mu);
 	if (err) {
 		S.err = err;
@@ -929,7 +933,7 @@ static bool group_commit(void)
 	if (J.written <= durable || sync_here() < 0)
 		return i > 0;
 	now = tn_monotonic_us();
-	G.pos = atomic_load(&J.l->reserved) + (J.written - durable);
+	G.pos = J.reserved_at_sync + (J.written - durable);
 	G.until = now + TN_MIN((now - t0) / 2, J_GATHER_MAX_US);
 	return true;
 }
