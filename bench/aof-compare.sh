@@ -4,8 +4,10 @@
 # with the AOF on (appendfsync everysec, always) and Titan with it off,
 # same disk, runs alternated so that every column sees the same load.
 #
-# Env: N (SETs per run, default 200000; a quarter of it for `always`),
-# CLIENTS (50), PIPELINES ("16 1"), RUNS (3, the median is printed),
+# Env: N (SETs per run at 50 clients, default 200000; a quarter of it
+# for `always`; with fewer clients, as many fewer), CLIENTS ("50 1": one
+# table row per client count and pipeline), PIPELINES ("16 1"; only 1
+# for a single client), RUNS (3, the median is printed),
 # SHARDS (2), DIR (where the AOF directories go; default a temp dir in
 # /tmp, so pass DIR=/some/disk to measure a real disk), REDIS_SERVER.
 set -u
@@ -15,7 +17,7 @@ titan=${1:-$here/../build/titan-supervisor}
 case $titan in /*) ;; *) titan="$PWD/$titan" ;; esac
 redis_server=${REDIS_SERVER:-/usr/bin/redis-server}
 N=${N:-200000}
-CLIENTS=${CLIENTS:-50}
+CLIENTS=${CLIENTS:-50 1}
 PIPELINES=${PIPELINES:-16 1}
 RUNS=${RUNS:-3}
 SHARDS=${SHARDS:-2}
@@ -76,10 +78,10 @@ start_titan() {
 	eval "port_$1=$port"
 }
 
-# rps PORT P N: SET requests per second of one redis-benchmark run.
+# rps PORT C P N: SET requests per second of one redis-benchmark run.
 rps() {
-	redis-benchmark -p "$1" -t set -c "$CLIENTS" -r 1000000 -n "$3" \
-		-P "$2" --csv 2>>"$tmp/bench.err" |
+	redis-benchmark -p "$1" -t set -c "$2" -r 1000000 -n "$4" \
+		-P "$3" --csv 2>>"$tmp/bench.err" |
 		awk -F'","' 'NR > 1 && NF >= 2 { gsub(/"/, "", $2); print $2; exit }'
 }
 
@@ -92,41 +94,56 @@ start_titan titan_always yes always
 
 echo "aof-compare: redis-server $("$redis_server" --version |
 	sed -E 's/.*v=([^ ]+).*/\1/') vs titan ($SHARDS shards), SET," \
-	"$CLIENTS clients, N=$N (N/4 for always), median of $RUNS," \
-	"$(nproc) CPUs, AOF in $tmp, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+	"clients $CLIENTS, N=$N at 50 clients (N/4 for always, fewer with" \
+	"fewer clients), median of $RUNS, $(nproc) CPUs, AOF in $tmp," \
+	"load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-for p in $PIPELINES; do
+# the rows: clients:pipeline, one pipeline for a single client
+rows=
+for c in $CLIENTS; do
+	for p in $PIPELINES; do
+		[ "$c" -gt 1 ] || [ "$p" = 1 ] || continue
+		rows="$rows $c:$p"
+	done
+done
+
+for row in $rows; do
+	c=${row%:*}
+	p=${row#*:}
 	for s in $servers; do
-		eval "res_${s}_$p="
+		eval "res_${s}_${c}_$p="
 	done
 	r=0
 	while [ $r -lt "$RUNS" ]; do
 		# one run of each server in turn: a load change hits all alike
 		for s in $servers; do
-			n=$N
-			case $s in *always) n=$((N / 4)) ;; esac
+			n=$((N * c / 50))
+			case $s in *always) n=$((n / 4)) ;; esac
+			[ "$n" -ge 1000 ] || n=1000
 			eval "port=\$port_$s"
-			v=$(rps "$port" "$p" "$n")
+			v=$(rps "$port" "$c" "$p" "$n")
 			[ -n "$v" ] || die "redis-benchmark got nothing from $s (see $tmp/bench.err)"
-			eval "res_${s}_$p=\"\$res_${s}_$p $v\""
-			echo "  -P $p $s: $v" >&2
+			eval "res_${s}_${c}_$p=\"\$res_${s}_${c}_$p $v\""
+			echo "  -c $c -P $p $s: $v" >&2
 		done
 		r=$((r + 1))
 	done
 done
 
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-printf '| SET, %s clients | redis everysec | titan everysec | ratio | redis always | titan always | ratio | titan appendonly no | everysec/no |\n' "$CLIENTS"
+printf '| SET | redis everysec | titan everysec | ratio | redis always | titan always | ratio | titan appendonly no | everysec/no |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
-for p in $PIPELINES; do
+for row in $rows; do
+	c=${row%:*}
+	p=${row#*:}
 	for s in $servers; do
-		eval "m_$s=\$(median \$res_${s}_$p)"
+		eval "m_$s=\$(median \$res_${s}_${c}_$p)"
 	done
 	# shellcheck disable=SC2154 # set by the eval above
-	awk -v p="$p" -v re="$m_redis_everysec" -v ra="$m_redis_always" \
-		-v tn="$m_titan_no" -v te="$m_titan_everysec" \
-		-v ta="$m_titan_always" 'BEGIN {
-		printf "| -P %s | %.0f | %.0f | %.2fx | %.0f | %.0f | %.2fx | %.0f | %.0f %% |\n",
-			p, re, te, re ? te / re : 0, ra, ta, ra ? ta / ra : 0,
+	awk -v c="$c" -v p="$p" -v re="$m_redis_everysec" \
+		-v ra="$m_redis_always" -v tn="$m_titan_no" \
+		-v te="$m_titan_everysec" -v ta="$m_titan_always" 'BEGIN {
+		printf "| -c %s -P %s | %.0f | %.0f | %.2fx | %.0f | %.0f | %.2fx | %.0f | %.0f %% |\n",
+			c, p, re, te, re ? te / re : 0, ra, ta, ra ? ta / ra : 0,
 			tn, tn ? 100 * te / tn : 0 }'
 done
