@@ -44,6 +44,7 @@ enum cfg_kind {
 	CFG_BIND,   /* 1..TN_MAX_BIND addresses, "-addr" is optional */
 	CFG_NOTIFY, /* keyspace event class letters, "KEA" */
 	CFG_OBUF,   /* client-output-buffer-limit: class hard soft seconds */
+	CFG_SAVE,   /* save: seconds changes pairs */
 	CFG_REPLICAOF, /* "host port", or "no one" */
 };
 
@@ -193,6 +194,9 @@ static const struct cfg_directive cfg_table[] = {
 	  0, INT_MAX),
     D_MEMORY("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, "64mb",
 	     0),
+    D_SPECIAL("save", CFG_SAVE, save, 0, "3600 1 300 100 60 10000"),
+    D_BOOL("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error, 0,
+	   "yes"),
     D_STRING("dbfilename", dbfilename, CFG_NONEMPTY, "dump.rdb"),
     D_BOOL("rdbcompression", rdbcompression, 0, "yes"),
     D_BOOL("rdbchecksum", rdbchecksum, 0, "yes"),
@@ -736,6 +740,67 @@ static int cfg_set_obuf(struct tn_config *c, const struct cfg_directive *d,
 	return 0;
 }
 
+/*
+ * Redis' save points: pairs of <seconds> (at least 1) <changes> (at least
+ * 0), all checked before any is applied; "" alone means none.  CONFIG
+ * SET replaces the list; in the file the first `save` line replaces the
+ * default and the next ones add to it, as in redis.conf.
+ */
+static int cfg_set_save(struct tn_config *c, const struct cfg_directive *d,
+			int argc, const char *const *argv, bool runtime,
+			char *err, size_t errlen)
+{
+	struct tn_save_point set[TN_MAX_SAVE_POINTS];
+	const char *words[2 * TN_MAX_SAVE_POINTS + 1];
+	char buf[512];
+	int i, n, base;
+
+	if (argc == 1) {
+		if (strlen(argv[0]) >= sizeof(buf))
+			argc = -1;
+		else
+			argc = cfg_split_spaces(argv[0], buf, words,
+						(int)TN_ARRAY_SIZE(words));
+		argv = words;
+	}
+	if (argc < 0 || argc % 2)
+		return cfg_bad(d, runtime, err, errlen,
+			       "Invalid save parameters",
+			       "wants pairs of <seconds> <changes> (at most "
+			       "%d), or \"\" for none",
+			       TN_MAX_SAVE_POINTS);
+	for (i = 0; i < argc; i++) {
+		long long v;
+		char *end;
+
+		errno = 0;
+		v = strtoll(argv[i], &end, 10);
+		if (errno || end == argv[i] || *end != '\0' ||
+		    v < (i % 2 ? 0 : 1))
+			return cfg_bad(d, runtime, err, errlen,
+				       "Invalid save parameters",
+				       "wants <seconds> of at least 1 and "
+				       "<changes> of at least 0, got '%s'",
+				       argv[i]);
+		if (i % 2)
+			set[i / 2].changes = v;
+		else
+			set[i / 2].seconds = v;
+	}
+	n = argc / 2;
+	base = runtime || c->save_lines == 0 ? 0 : c->nsave;
+	if (base + n > TN_MAX_SAVE_POINTS)
+		return cfg_bad(d, runtime, err, errlen,
+			       "Invalid save parameters",
+			       "has more than %d save points in all",
+			       TN_MAX_SAVE_POINTS);
+	if (!runtime)
+		c->save_lines++;
+	memcpy(c->save + base, set, n * sizeof(set[0]));
+	c->nsave = base + n;
+	return 0;
+}
+
 static int cfg_apply(struct tn_config *c, const struct cfg_directive *d,
 		     int argc, const char *const *argv, bool runtime, char *err,
 		     size_t errlen)
@@ -747,7 +812,8 @@ static int cfg_apply(struct tn_config *c, const struct cfg_directive *d,
 		return 0;
 	}
 	if (d->kind == CFG_REPLICAOF ? argc != 2
-	    : d->kind == CFG_BIND || d->kind == CFG_OBUF ? argc < 1
+	    : d->kind == CFG_BIND || d->kind == CFG_OBUF || d->kind == CFG_SAVE
+		? argc < 1
 							 : argc != 1)
 		return cfg_bad(d, runtime, err, errlen,
 			       "wrong number of arguments",
@@ -773,6 +839,8 @@ static int cfg_apply(struct tn_config *c, const struct cfg_directive *d,
 		return cfg_set_obuf(c, d, argc, argv, runtime, err, errlen);
 	case CFG_REPLICAOF:
 		return cfg_set_replicaof(c, d, argv, runtime, err, errlen);
+	case CFG_SAVE:
+		return cfg_set_save(c, d, argc, argv, runtime, err, errlen);
 	}
 	return -1;
 }
@@ -871,6 +939,13 @@ int tn_config_get(const struct tn_config *c, const char *name, char *out,
 					 c->obuf_limit[i].hard_bytes,
 					 c->obuf_limit[i].soft_bytes,
 					 c->obuf_limit[i].soft_s);
+		break;
+	case CFG_SAVE:
+		out[0] = '\0';
+		for (i = 0; i < c->nsave && used < outlen; i++)
+			used += snprintf(out + used, outlen - used,
+					 "%s%lld %lld", i ? " " : "",
+					 c->save[i].seconds, c->save[i].changes);
 		break;
 	}
 	return 0;
@@ -1086,6 +1161,8 @@ void tn_config_defaults(struct tn_config *c)
 			goto broken;
 		}
 	}
+	/* the file's first `save` line replaces the default points */
+	c->save_lines = 0;
 	return;
 broken:
 	/* Only a bad table gets here: fail loudly at the first start. */

@@ -58,6 +58,13 @@ enum tn_obuf_class {
 	TN_OBUF_CLASSES,
 };
 
+/* `save <seconds> <changes>`: snapshot when that many writes are that old */
+#define TN_MAX_SAVE_POINTS 16
+struct tn_save_point {
+	long long seconds;
+	long long changes;
+};
+
 struct tn_obuf_limit {
 	long long hard_bytes; /* 0: none */
 	long long soft_bytes; /* 0: none */
@@ -110,6 +117,10 @@ struct tn_config {
 	int auto_aof_rewrite_percentage;
 	long long auto_aof_rewrite_min_size;
 	char dbfilename[256];
+	struct tn_save_point save[TN_MAX_SAVE_POINTS];
+	int nsave; /* 0: no automatic snapshots, none at shutdown */
+	int save_lines; /* `save` lines read from the file so far */
+	bool stop_writes_on_bgsave_error;
 	bool rdbcompression;
 	bool rdbchecksum;
 	long long repl_backlog_size; /* also sizes the effect log ring */

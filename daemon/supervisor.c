@@ -20,8 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 #include "daemon/supervisor.h"
+#include "journal/journal.h"
 #include "ipc/ipc.h"
 #include "shm/shm.h"
 #include "store/store.h"
@@ -329,6 +329,9 @@ static int slot_of(pid_t pid)
 	return -1;
 }
 
+
+static void child_gone(int slot);
+
 /* Signal every child but the one in slot `spare` (-1: none). */
 static void kill_but(int spare, int sig)
 {
@@ -363,7 +366,7 @@ static void reap_but(int spare, int64_t grace_ms)
 		if (pid > 0) {
 			i = slot_of(pid);
 			if (i >= 0)
-				children[i].pid = 0;
+				child_gone(i);
 			continue;
 		}
 		if (pid < 0 && errno == ECHILD)
@@ -481,16 +484,10 @@ static void check_stripes(void)
 	}
 }
 
-static void child_exited(pid_t pid, int status)
+/* The child in `slot` has exited: what it held in the segment is free. */
+static void child_gone(int slot)
 {
-	int slot = slot_of(pid);
-	struct child *ch;
-	int64_t now = tn_mstime(), delay;
-
-	if (slot < 0)
-		return;
-	ch = &children[slot];
-	ch->pid = 0;
+	children[slot].pid = 0;
 	tn_proc(slot)->alive = 0;
 	/* only the clients it had: those the acceptor handed it that wait
 	 * unread in its channel go to the next one, and stay counted */
@@ -500,6 +497,18 @@ static void child_exited(pid_t pid, int status)
 		/* its subscribers are gone: no PUBLISH may count them */
 		tn_pubsub_forget_shard(slot - 1);
 	}
+}
+
+static void child_exited(pid_t pid, int status)
+{
+	int slot = slot_of(pid);
+	struct child *ch;
+	int64_t now = tn_mstime(), delay;
+
+	if (slot < 0)
+		return;
+	ch = &children[slot];
+	child_gone(slot);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == TN_EXIT_NORESPAWN) {
 		tn_warn("%s (slot %d) exited on a configuration error; not "
 			"restarting it",
@@ -624,6 +633,45 @@ static int watch(int sfd)
 	}
 }
 
+/* Stop every child; the journal last: it writes what the others logged. */
+static void stop_children(void)
+{
+	kill_but(journal_slot(), SIGTERM);
+	reap_but(journal_slot(), 10000);
+	kill_all(SIGTERM);
+	reap_all(10000);
+}
+
+/*
+ * Redis' save at shutdown: with save points set (unless SHUTDOWN NOSAVE)
+ * or on SHUTDOWN SAVE, once every child has stopped, so that the
+ * snapshot holds every write that was answered.  False when it was
+ * wanted and failed, unless SHUTDOWN FORCE said to go on.
+ */
+static bool final_save(void)
+{
+	int want = atomic_load(&tn_seg->shutdown_save);
+
+	if (want < 0 || (want == 0 && tn_conf->nsave == 0))
+		return true;
+	if (tn_seg->poisoned) {
+		/* a shard killed mid-write: do not replace a good file */
+		tn_warn("not saving the final RDB snapshot: a store process "
+			"died inside a write");
+		return true;
+	}
+	tn_notice("Saving the final RDB snapshot before exiting.");
+	if (tn_rdb_save_db() == 0)
+		return true;
+	if (atomic_load(&tn_seg->shutdown_force)) {
+		tn_warn("Error trying to save the DB; exiting anyway "
+			"(SHUTDOWN FORCE)");
+		return true;
+	}
+	tn_warn("Error trying to save the DB, can't exit.");
+	return false;
+}
+
 int tn_supervisor_run(struct tn_config *conf, int argc, char **argv)
 {
 	sigset_t mask;
@@ -699,14 +747,27 @@ int tn_supervisor_run(struct tn_config *conf, int argc, char **argv)
 		if (!children[i].norespawn && spawn(i) < 0)
 			goto out_children;
 	tn_notice("Ready to accept connections");
-	rc = watch(sfd);
-	tn_seg->shutting_down = 1;
+	for (;;) {
+		rc = watch(sfd);
+		tn_seg->shutting_down = 1;
+		stop_children();
+		if (rc != 0 || final_save())
+			break;
+		/* as Redis: no exit without the save; the keyspace is still
+		 * in the segment, so serve it again */
+		tn_warn("SIGTERM received but errors trying to shut down the "
+			"server, check the logs for more information");
+		atomic_store(&tn_seg->shutdown_save, 0);
+		atomic_store(&tn_seg->shutdown_force, 0);
+		atomic_store(&tn_seg->shutting_down, 0);
+		for (i = 0; i < nchildren; i++)
+			if (!children[i].norespawn)
+				spawn(i);
+	}
+	goto out_stopped;
 out_children:
-	/* the journal stops last: it writes what the others logged */
-	kill_but(journal_slot(), SIGTERM);
-	reap_but(journal_slot(), 10000);
-	kill_all(SIGTERM);
-	reap_all(10000);
+	stop_children();
+out_stopped:
 	free(children);
 	if (conf->pidfile[0])
 		unlink(conf->pidfile);

@@ -34,6 +34,7 @@
 #define J_RETRY_MS 1000 /* after a write error */
 #define J_FSYNC_EVERYSEC_MS 1000
 #define J_RW_RETRY_MS 5000 /* Redis' wait before another automatic try */
+#define J_BGSAVE_RETRY_MS 5000 /* after a failed snapshot, likewise */
 /* appendfsync always: how long the journal may wait for the clients the
  * last sync released to come back with their next writes, so that one
  * fdatasync covers them all (at most half a sync) */
@@ -68,6 +69,7 @@ static struct {
 	_Atomic int bgsave_done;
 	int bgsave_rc;
 	uint64_t bgsave_dirty;
+	int64_t bgsave_try_ms; /* the last start, for the retry delay */
 	int64_t last_auto_check_ms;
 	int64_t rw_retry_at_ms; /* after a failed rewrite */
 	off_t alloc_end; /* blocks allocated up to here; -1: do not */
@@ -734,9 +736,9 @@ static void *bgsave_thread(void *arg)
 	char path[TN_PATH_MAX + 300];
 
 	(void)arg;
-	snprintf(path, sizeof(path), "%s/%s", tn_conf->dir,
-		 tn_conf->dbfilename);
-	J.bgsave_rc = tn_rdb_save_file(path);
+	J.bgsave_rc = tn_rdb_path(path, sizeof(path));
+	if (J.bgsave_rc == 0)
+		J.bgsave_rc = tn_rdb_save_file(path);
 	atomic_store(&J.bgsave_done, 1);
 	tn_elog_wake(J.l);
 	return NULL;
@@ -749,7 +751,8 @@ static void bgsave_start(void)
 	/* in that order: BGSAVE sees one or the other all along */
 	atomic_store(&tn_seg->rdb_bgsave_in_progress, 1);
 	atomic_store(&J.l->req_bgsave, 0);
-	atomic_store(&tn_seg->rdb_bgsave_start_ms, tn_mstime());
+	J.bgsave_try_ms = tn_mstime();
+	atomic_store(&tn_seg->rdb_bgsave_start_ms, J.bgsave_try_ms);
 	J.bgsave_dirty = atomic_load(&tn_seg->dirty);
 	atomic_store(&J.bgsave_done, 0);
 	r = spawn_thread(&J.bgsave, bgsave_thread, NULL);
@@ -786,6 +789,36 @@ static void bgsave_reap(void)
 			strerror(-J.bgsave_rc));
 	}
 	atomic_store(&tn_seg->rdb_bgsave_in_progress, 0);
+}
+
+/*
+ * Redis' save points: a snapshot once, for one of them, at least
+ * `changes` writes were made since the last save and it is more than
+ * `seconds` old; after a failed one, not again for J_BGSAVE_RETRY_MS.
+ */
+static bool save_due(int64_t now)
+{
+	uint64_t changes = atomic_load(&tn_seg->dirty) -
+			   atomic_load(&tn_seg->rdb_changes_at_save);
+	int64_t last = atomic_load(&tn_seg->rdb_last_save_ms);
+	int i, n = TN_MIN(tn_conf->nsave, TN_MAX_SAVE_POINTS);
+
+	if (last <= 0)
+		last = tn_seg->start_ms;
+	if (!atomic_load(&tn_seg->rdb_last_bgsave_ok) &&
+	    now - J.bgsave_try_ms <= J_BGSAVE_RETRY_MS)
+		return false;
+	for (i = 0; i < n; i++) {
+		const struct tn_save_point *sp = &tn_conf->save[i];
+
+		if (changes >= (uint64_t)sp->changes &&
+		    now - last > sp->seconds * 1000) {
+			tn_notice("%lld changes in %lld seconds. Saving...",
+				  sp->changes, sp->seconds);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Redis' auto-aof-rewrite rule: growth over the base by a percentage. */
@@ -841,6 +874,10 @@ static void housekeeping(void)
 		busy = true;
 	}
 	if (!busy && atomic_load(&J.l->req_bgsave)) {
+		bgsave_start();
+		busy = true;
+	}
+	if (!busy && save_due(now)) {
 		bgsave_start();
 		busy = true;
 	}

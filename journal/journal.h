@@ -152,13 +152,16 @@ int tn_rdb_load_fd(int fd, off_t limit, uint64_t *loaded, uint64_t *expired,
 int tn_snapshot_rdb(int fd, bool aof_base, uint64_t *written);
 int tn_snapshot_resp(int fd, uint64_t *written);
 
+/* dir/dbfilename into buf: 0, or -ENAMETOOLONG. */
+int tn_rdb_path(char *buf, size_t size);
+
 /* SAVE / BGSAVE: write dir/dbfilename atomically (temp file, fsync,
  * rename).  0 or -errno. */
 int tn_rdb_save_file(const char *path);
 
 /*
- * Save dir/dbfilename now (SAVE in a shard; BGSAVE from the journal's
- * thread) and record it in the segment as Redis does: rdb_last_save_ms,
+ * Save dir/dbfilename now (SAVE in a shard, the supervisor's save at
+ * shutdown) and record it in the segment as Redis does: rdb_last_save_ms,
  * rdb_changes_at_save (the `dirty` count when the walk began) and
  * rdb_last_bgsave_ok.  0 or -errno (logged).  The caller owns the
  * rdb_bgsave_in_progress flag.

@@ -428,8 +428,6 @@ int tn_persist_load(void)
 
 	tn_seg->aof_last_rewrite_sec = -1;
 	tn_seg->rdb_last_bgsave_sec = -1;
-	tn_seg->aof_last_rewrite_ok = 1;
-	tn_seg->rdb_last_bgsave_ok = 1;
 	if (!tn_seg->rdb_last_save_ms)
 		tn_seg->rdb_last_save_ms = tn_mstime();
 	tn_seg->loading = 1;
@@ -477,9 +475,8 @@ int tn_persist_load(void)
 		uint64_t loaded = 0, expired = 0;
 		char err[300];
 
-		snprintf(path, sizeof(path), "%s/%s", tn_conf->dir,
-			 tn_conf->dbfilename);
-		if (access(path, F_OK) < 0)
+		if (tn_rdb_path(path, sizeof(path)) < 0 ||
+		    access(path, F_OK) < 0)
 			goto out;
 		if (tn_rdb_load_file(path, &loaded, &expired, err,
 				     sizeof(err)) < 0) {

@@ -236,6 +236,18 @@ int tn_rdb_save_file(const char *path)
 	return 0;
 }
 
+int tn_rdb_path(char *buf, size_t size)
+{
+	int n;
+
+	if (tn_conf->dbfilename[0] == '/' || !tn_conf->dir[0])
+		n = snprintf(buf, size, "%s", tn_conf->dbfilename);
+	else
+		n = snprintf(buf, size, "%s/%s", tn_conf->dir,
+			     tn_conf->dbfilename);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
 int tn_rdb_save_db(void)
 {
 	char path[TN_PATH_MAX + 256];
@@ -243,17 +255,14 @@ int tn_rdb_save_db(void)
 	int64_t start = tn_mstime();
 	int rc;
 
-	if (tn_conf->dbfilename[0] == '/' || !tn_conf->dir[0])
-		rc = snprintf(path, sizeof(path), "%s", tn_conf->dbfilename);
-	else
-		rc = snprintf(path, sizeof(path), "%s/%s", tn_conf->dir,
-			      tn_conf->dbfilename);
-	if (rc < 0 || (size_t)rc >= sizeof(path))
-		return -ENAMETOOLONG;
-	rc = tn_rdb_save_file(path);
-	atomic_store(&tn_seg->rdb_last_bgsave_ok, rc == 0);
+	rc = tn_rdb_path(path, sizeof(path));
 	if (rc < 0)
 		return rc;
+	rc = tn_rdb_save_file(path);
+	if (rc < 0)
+		return rc;
+	/* (a failed SAVE leaves the status alone, as in Redis) */
+	atomic_store(&tn_seg->rdb_last_bgsave_ok, 1);
 	atomic_store(&tn_seg->rdb_changes_at_save, dirty);
 	atomic_store(&tn_seg->rdb_last_save_ms, tn_mstime());
 	atomic_fetch_add(&tn_seg->rdb_saves, 1);

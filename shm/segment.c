@@ -190,6 +190,9 @@ int tn_segment_create(const struct tn_seg_params *p)
 	atomic_store(&s->next_client_id, 1);
 	s->start_ms = now_ms();
 	atomic_store(&s->stat_reset_ms, s->start_ms);
+	/* no save has failed yet (stop-writes-on-bgsave-error) */
+	s->aof_last_rewrite_ok = 1;
+	s->rdb_last_bgsave_ok = 1;
 	hex_id(s->run_id, (sizeof(s->run_id) - 1) / 2);
 
 	r = tn_heap_init(heap_off, heap_fp, SEG_NCACHES(p->nstripes));

@@ -562,6 +562,9 @@ struct seg_shm {
 	_Atomic uint64_t next_client_id;
 	_Atomic int32_t poisoned; /* a stripe lock owner died mid-write */
 	_Atomic int32_t shutting_down;
+	/* SHUTDOWN's words for the supervisor: save 1 (SAVE), -1 (NOSAVE),
+	 * 0 (as the save points say); force: exit even if the save fails */
+	_Atomic int32_t shutdown_save, shutdown_force;
 	int64_t start_ms;
 	char run_id[41];
 	_Atomic int64_t stat_reset_ms;

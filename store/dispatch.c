@@ -210,6 +210,17 @@ static bool aof_failing(void)
 	       tn_effects_on();
 }
 
+/*
+ * stop-writes-on-bgsave-error: with save points set, a failed snapshot
+ * stops writes until one works (Redis' check comes before the AOF's).
+ */
+static bool rdb_failing(void)
+{
+	return tn_conf->stop_writes_on_bgsave_error && tn_conf->nsave > 0 &&
+	       !atomic_load_explicit(&tn_seg->rdb_last_bgsave_ok,
+				     memory_order_relaxed);
+}
+
 /* What Redis refuses then: writes, PING, and EXEC of queued writes. */
 static bool denied_on_disk_error(const struct tn_client *c,
 				 const struct tn_cmd *cmd)
@@ -270,6 +281,11 @@ static const struct tn_cmd *check(struct tn_client *c,
 	 * Redis' replica ignores its own disk errors for it) */
 	if (!(c->flags & TN_CLIENT_MASTER) && over_maxmemory(c, cmd)) {
 		tn_dispatch_reject(c, cmd, TN_ERR_OOM);
+		return NULL;
+	}
+	if (tn_unlikely(rdb_failing()) && !(c->flags & TN_CLIENT_MASTER) &&
+	    denied_on_disk_error(c, cmd)) {
+		tn_dispatch_reject(c, cmd, TN_ERR_MISCONF_RDB);
 		return NULL;
 	}
 	if (tn_unlikely(aof_failing()) && !(c->flags & TN_CLIENT_MASTER) &&

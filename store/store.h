@@ -471,6 +471,14 @@ void tn_replica_role(struct tn_reply *r);
 #define TN_ERR_NOTFLOAT "ERR value is not a valid float"
 #define TN_ERR_OOM "OOM command not allowed when used memory > 'maxmemory'."
 #define TN_ERR_OVERFLOW "ERR increment or decrement would overflow"
+/* Redis' words (clients match on MISCONF; the rest says what to do) */
+#define TN_ERR_MISCONF_RDB                                                     \
+	"MISCONF Redis is configured to save RDB snapshots, but it's "         \
+	"currently unable to persist to disk. Commands that may modify the "   \
+	"data set are disabled, because this instance is configured to "       \
+	"report errors during writes if RDB snapshotting fails "               \
+	"(stop-writes-on-bgsave-error option). Please check the Redis logs "   \
+	"for details about the RDB error."
 
 /* Parse argv[i] as a strict integer; on failure reply `err` (or
  * TN_ERR_NOTINT when NULL) and return false. */

@@ -280,12 +280,16 @@ static void cmd_time(struct tn_ctx *x)
 
 /*
  * The supervisor owns shutdown: it stops every process, each flushing
- * its clients' pending replies.  As in Redis the caller gets no reply;
- * its connection just closes.  There is nothing to save.
+ * its clients' pending replies, then saves an RDB snapshot as Redis does
+ * (with save points set, or SAVE; not with NOSAVE).  The caller gets no
+ * reply; its connection just closes.  If the save fails the supervisor
+ * starts serving again (as Redis, which answers the caller an error:
+ * here its connection has closed with the shard).
  */
 static void cmd_shutdown(struct tn_ctx *x)
 {
-	bool save = false, nosave = false, abort_it = false, other = false;
+	bool save = false, nosave = false, abort_it = false, force = false;
+	bool other = false;
 	int i;
 
 	for (i = 1; i < x->argc; i++) {
@@ -295,8 +299,10 @@ static void cmd_shutdown(struct tn_ctx *x)
 			nosave = true;
 		} else if (tn_arg_is(a, "save")) {
 			save = true;
-		} else if (tn_arg_is(a, "now") || tn_arg_is(a, "force")) {
+		} else if (tn_arg_is(a, "now")) {
 			other = true;
+		} else if (tn_arg_is(a, "force")) {
+			force = other = true;
 		} else if (tn_arg_is(a, "abort")) {
 			abort_it = true;
 		} else {
@@ -313,6 +319,8 @@ static void cmd_shutdown(struct tn_ctx *x)
 		return;
 	}
 	tn_notice("User requested shutdown...");
+	atomic_store(&tn_seg->shutdown_save, save ? 1 : nosave ? -1 : 0);
+	atomic_store(&tn_seg->shutdown_force, force);
 	if (tn_rt.pid_supervisor <= 0 ||
 	    kill(tn_rt.pid_supervisor, SIGTERM) < 0) {
 		tn_reply_error(x->r,
@@ -327,14 +335,12 @@ static void cmd_shutdown(struct tn_ctx *x)
 /* ------------------------------------------------------------------ */
 
 /*
- * Parameters clients ask for (redis-benchmark reads "save" and
- * "appendonly") that have one fixed, true value here.  Read-only: CONFIG
- * SET treats them as unknown.
+ * Parameters clients ask for that have one fixed, true value here.
+ * CONFIG SET takes that value (a no-op) and refuses any other.
  */
 static const struct {
 	const char *name, *value;
 } cfg_fixed[] = {
-	{"save", ""},
 	{"appendonly", "no"},
 	{"databases", "1"},
 	{"maxmemory-policy", "noeviction"},
@@ -363,6 +369,18 @@ static bool cfg_fixed_hidden(size_t j)
 {
 	/* a real directive of the same name wins */
 	return tn_config_get(tn_conf, cfg_fixed[j].name, NULL, 0) == 0;
+}
+
+/* The fixed value of parameter `name`, or NULL when it has none. */
+static const char *cfg_fixed_value(const char *name)
+{
+	size_t j;
+
+	for (j = 0; j < TN_ARRAY_SIZE(cfg_fixed); j++)
+		if (strcasecmp(cfg_fixed[j].name, name) == 0 &&
+		    !cfg_fixed_hidden(j))
+			return cfg_fixed[j].value;
+	return NULL;
 }
 
 /*
@@ -498,7 +516,16 @@ static void cmd_config_set(struct tn_ctx *x)
 	tn_lock(&tn_seg->config_lock);
 	memcpy(scratch, tn_conf, sizeof(*scratch));
 	for (i = 0; i < n && !err[0]; i++) {
-		if (tn_config_get(scratch, name[i], NULL, 0) < 0) {
+		const char *fixed = cfg_fixed_value(name[i]);
+
+		if (fixed && strcasecmp(fixed, val[i]) != 0) {
+			snprintf(err, sizeof(err),
+				 "ERR CONFIG SET failed (possibly related to "
+				 "argument '%s') - Titan has only '%s' here",
+				 name[i], fixed);
+			break;
+		}
+		if (!fixed && tn_config_get(scratch, name[i], NULL, 0) < 0) {
 			snprintf(err, sizeof(err),
 				 "ERR Unknown option or number of arguments for "
 				 "CONFIG SET - '%s'", name[i]);
@@ -524,7 +551,8 @@ static void cmd_config_set(struct tn_ctx *x)
 	if (!err[0]) {
 		memcpy(scratch, tn_conf, sizeof(*scratch));
 		for (i = 0; i < n; i++)
-			if (tn_config_set(scratch, name[i], 1, &val[i], true,
+			if (!cfg_fixed_value(name[i]) &&
+			    tn_config_set(scratch, name[i], 1, &val[i], true,
 					  err, sizeof(err)) < 0)
 				break;
 		ok = i == n;
@@ -532,6 +560,8 @@ static void cmd_config_set(struct tn_ctx *x)
 	if (ok) {
 		/* the same changes on the same starting point: cannot fail */
 		for (i = 0; i < n; i++) {
+			if (cfg_fixed_value(name[i]))
+				continue;
 			tn_config_set(tn_conf, name[i], 1, &val[i], true, NULL,
 				      0);
 			if (strcasecmp(name[i], "loglevel") == 0)

@@ -1,13 +1,16 @@
 /*
  * test_rdb.c - SAVE, BGSAVE and LASTSAVE against a real server, and
  * dump.rdb loaded at the next start (appendonly no): strings, sets of
- * both encodings, TTLs kept, keys that expired meanwhile gone.
+ * both encodings, TTLs kept, keys that expired meanwhile gone; save
+ * points, the save at shutdown and stop-writes-on-bgsave-error.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,4 +168,183 @@ Test(rdb, dump_loaded_at_start)
 	tn_expect_int(tn_cmd(c, "SISMEMBER many 599"), 1);
 	redisFree(c);
 	cr_assert_eq(tn_server_stop(&s), 0);
+}
+
+/* CONFIG GET save's value must be `want`. */
+static void expect_save_points(redisContext *c, const char *want)
+{
+	redisReply *r = tn_cmd(c, "CONFIG GET save");
+
+	cr_assert(r->type == REDIS_REPLY_ARRAY && r->elements == 2,
+		  "CONFIG GET save: type %d", r->type);
+	cr_expect_str_eq(r->element[1]->str, want);
+	freeReplyObject(r);
+}
+
+/* Stop, then start again on the same datadir; a fresh connection. */
+static redisContext *restart(const char *conf)
+{
+	cr_assert_eq(tn_server_stop(&s), 0, "supervisor exit status");
+	cr_assert_eq(tn_server_start(&s, conf), 0);
+	return tn_connect(&s);
+}
+
+/*
+ * Redis' save at shutdown: SIGTERM with save points saves (the harness's
+ * config has none of its own: Redis' default), with `save ""` it does
+ * not; SHUTDOWN SAVE saves without save points, SHUTDOWN NOSAVE skips
+ * them.  appendonly no: the RDB is all that survives.
+ */
+Test(rdb, shutdown_saves_as_redis_does)
+{
+	char nosave[sizeof(extra) + 16];
+	redisContext *c;
+
+	snprintf(nosave, sizeof(nosave), "%ssave \"\"\n", extra);
+	cr_assert_eq(tn_server_start(&s, extra), 0);
+	c = tn_connect(&s);
+	expect_save_points(c, "3600 1 300 100 60 10000");
+	tn_expect_status(tn_cmd(c, "SET k1 sigterm"), "OK");
+	redisFree(c);
+	c = restart(nosave);
+	tn_expect_str(tn_cmd(c, "GET k1"), "sigterm");
+	tn_expect_status(tn_cmd(c, "SET k2 lost"), "OK");
+	redisFree(c);
+	c = restart(nosave);
+	tn_expect_nil(tn_cmd(c, "GET k2"));
+	tn_expect_status(tn_cmd(c, "SET k3 shutdown-save"), "OK");
+	cr_assert_null(redisCommand(c, "SHUTDOWN SAVE"), "SHUTDOWN replied");
+	redisFree(c);
+	cr_assert_eq(tn_server_stop(&s), 0);
+	cr_assert_eq(tn_server_start(&s, extra), 0);
+	c = tn_connect(&s);
+	tn_expect_str(tn_cmd(c, "GET k3"), "shutdown-save");
+	tn_expect_status(tn_cmd(c, "SET k4 nosave"), "OK");
+	cr_assert_null(redisCommand(c, "SHUTDOWN NOSAVE"), "SHUTDOWN replied");
+	redisFree(c);
+	cr_assert_eq(tn_server_stop(&s), 0);
+	cr_assert_eq(tn_server_start(&s, extra), 0);
+	c = tn_connect(&s);
+	tn_expect_str(tn_cmd(c, "GET k3"), "shutdown-save");
+	tn_expect_nil(tn_cmd(c, "GET k4"));
+	redisFree(c);
+}
+
+/* A save point is reached: a background save without any BGSAVE. */
+Test(rdb, save_point_saves_in_the_background)
+{
+	redisContext *c;
+
+	cr_assert_eq(tn_server_start(&s, extra), 0);
+	c = tn_connect(&s);
+	tn_expect_status(tn_cmd(c, "CONFIG SET save %s", "1 2"), "OK");
+	tn_expect_status(tn_cmd(c, "SET a 1"), "OK");
+	usleep(1500 * 1000);
+	cr_assert_eq(rdb_saves(c), 0, "saved after 1 change of 2");
+	tn_expect_status(tn_cmd(c, "SET b 2"), "OK");
+	wait_bgsave(c, 0);
+	expect_save_points(c, "1 2");
+	redisFree(c);
+	/* kill -9: no save at exit; the background one has both keys */
+	kill(s.pid, SIGKILL);
+	waitpid(s.pid, NULL, 0);
+	s.pid = 0;
+	cr_assert_eq(tn_server_start(&s, extra), 0);
+	c = tn_connect(&s);
+	tn_expect_str(tn_cmd(c, "GET a"), "1");
+	tn_expect_str(tn_cmd(c, "GET b"), "2");
+	redisFree(c);
+}
+
+/* INFO persistence's rdb_last_bgsave_status is `want` within 10 s. */
+static void wait_bgsave_status(redisContext *c, const char *want)
+{
+	long long deadline = tn_now_ms() + 10000;
+	char line[64];
+
+	snprintf(line, sizeof(line), "rdb_last_bgsave_status:%s\r", want);
+	for (;;) {
+		redisReply *r = tn_cmd(c, "INFO persistence");
+		bool found = strstr(r->str, line) != NULL;
+
+		freeReplyObject(r);
+		if (found)
+			return;
+		cr_assert_lt(tn_now_ms(), deadline, "no %s", line);
+		usleep(20000);
+	}
+}
+
+/*
+ * The snapshot's directory is gone: the background save fails, writes
+ * (and PING) get Redis' MISCONF while reads work, SIGTERM does not make
+ * the server exit without its save (it serves again), and once the
+ * directory is back a save works, writes are taken, SIGTERM exits and
+ * the next start has the data.
+ */
+Test(rdb, failed_save_stops_writes_and_exit)
+{
+	char sub[96], conf[sizeof(sub) + 32];
+	redisContext *c;
+	redisReply *r;
+	int i;
+
+	snprintf(sub, sizeof(sub), "%s/sub", datadir);
+	snprintf(conf, sizeof(conf), "appendonly no\ndir %s\n", sub);
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	cr_assert_eq(tn_server_start(&s, conf), 0);
+	c = tn_connect(&s);
+	tn_expect_status(tn_cmd(c, "SET a 1"), "OK");
+	cr_assert_eq(rmdir(sub), 0);
+	tn_expect_status(tn_cmd(c, "BGSAVE"), "Background saving started");
+	wait_bgsave_status(c, "err");
+	r = tn_cmd(c, "SET b 2");
+	cr_expect(r->type == REDIS_REPLY_ERROR &&
+			  strncmp(r->str, "MISCONF Redis is configured to save "
+					  "RDB snapshots",
+				  45) == 0,
+		  "SET: %s", r->str);
+	freeReplyObject(r);
+	r = tn_cmd(c, "PING");
+	cr_expect(r->type == REDIS_REPLY_ERROR &&
+			  strncmp(r->str, "MISCONF", 7) == 0,
+		  "PING: %s", r->str);
+	freeReplyObject(r);
+	tn_expect_str(tn_cmd(c, "GET a"), "1");
+	tn_expect_status(tn_cmd(c, "CONFIG SET stop-writes-on-bgsave-error no"),
+			 "OK");
+	tn_expect_status(tn_cmd(c, "SET b 2"), "OK");
+	tn_expect_status(tn_cmd(c, "CONFIG SET stop-writes-on-bgsave-error yes"),
+			 "OK");
+	redisFree(c);
+
+	cr_assert_eq(kill(s.pid, SIGTERM), 0);
+	usleep(1000 * 1000);
+	cr_assert_eq(waitpid(s.pid, NULL, WNOHANG), 0,
+		     "the supervisor exited without its save");
+	/* (PING gets MISCONF: poll with a read) */
+	for (i = 0;; i++) {
+		c = redisConnect("127.0.0.1", s.port);
+		r = c && !c->err ? redisCommand(c, "GET b") : NULL;
+		if (r)
+			break;
+		cr_assert_lt(i, 500, "not serving again");
+		redisFree(c);
+		usleep(20000);
+	}
+	cr_expect(r->type == REDIS_REPLY_STRING && strcmp(r->str, "2") == 0,
+		  "GET b after the refused exit: type %d", r->type);
+	freeReplyObject(r);
+
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	tn_expect_status(tn_cmd(c, "BGSAVE"), "Background saving started");
+	wait_bgsave_status(c, "ok");
+	for (i = 0; i < 3; i++)
+		tn_expect_status(tn_cmd(c, "SET c%d 3", i), "OK");
+	redisFree(c);
+	c = restart(conf);
+	tn_expect_str(tn_cmd(c, "GET a"), "1");
+	tn_expect_str(tn_cmd(c, "GET b"), "2");
+	tn_expect_str(tn_cmd(c, "GET c2"), "3");
+	redisFree(c);
 }

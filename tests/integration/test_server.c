@@ -465,7 +465,8 @@ Test(server, config_get_set, .init = setup, .fini = teardown)
 	expect_config(c, "max*", "maxclients=10000,maxmemory=0,"
 				 "maxmemory-policy=noeviction");
 	expect_config(c, "h?", "hz=10");
-	expect_config(c, "save appendonly", "save=,appendonly=no");
+	expect_config(c, "save appendonly",
+		      "save=3600 1 300 100 60 10000,appendonly=no");
 	all = config_pairs(c, "*");
 	cr_expect(strstr(all, "port=") && strstr(all, "requirepass=") &&
 			  strstr(all, "loglevel=verbose"),
@@ -510,9 +511,19 @@ Test(server, config_get_set, .init = setup, .fini = teardown)
 	expect_config(c, "hz", "hz=20");
 	tn_expect_error(tn_cmd(c, "CONFIG SET maxmemory 1 hz"),
 			"ERR syntax error");
+	/* one fixed value: taken, any other refused */
+	tn_expect_status(tn_cmd(c, "CONFIG SET maxmemory-policy NoEviction"),
+			 "OK");
+	tn_expect_error(tn_cmd(c, "CONFIG SET maxmemory-policy allkeys-lru"),
+			"ERR CONFIG SET failed (possibly related to argument "
+			"'maxmemory-policy') - Titan has only 'noeviction' "
+			"here");
+	tn_expect_error(tn_cmd(c, "CONFIG SET databases 16"),
+			"ERR CONFIG SET failed (possibly related to argument "
+			"'databases') - Titan has only '1' here");
 	tn_expect_error(tn_cmd(c, "CONFIG SET save 1"),
-			"ERR Unknown option or number of arguments for CONFIG "
-			"SET - 'save'");
+			"ERR CONFIG SET failed (possibly related to argument "
+			"'save') - Invalid save parameters");
 	tn_expect_error(tn_cmd(c, "CONFIG SET maxmemory"),
 			"ERR wrong number of arguments for 'config|set' "
 			"command");

@@ -3,7 +3,8 @@
 # -MISCONF while reads go on; once space is freed the journal resumes by
 # itself, writes are accepted again, and after a restart every write
 # that was acknowledged is there.  Exit 77 (skipped) where mounting a
-# tmpfs is not permitted.
+# tmpfs is not permitted.  No save points: a snapshot at shutdown would
+# need room the AOF test does not leave.
 . "$(dirname "$0")/lib/server.sh"
 
 dir=$(mktemp -d /tmp/titan-sh-XXXXXX) || fail "mktemp"
@@ -33,6 +34,7 @@ shards 2
 appendonly yes
 appendfsync always
 auto-aof-rewrite-percentage 0
+save ""
 EOF
 
 start() {

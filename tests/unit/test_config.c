@@ -692,6 +692,8 @@ Test(config, runtime_accepts_mutable_directives)
 	    {"aof-use-rdb-preamble", "no"},
 	    {"auto-aof-rewrite-percentage", "50"},
 	    {"auto-aof-rewrite-min-size", "1mb"},
+	    {"save", "900 1"},
+	    {"stop-writes-on-bgsave-error", "no"},
 	    {"dbfilename", "x.rdb"},
 	    {"rdbcompression", "no"},
 	    {"rdbchecksum", "no"},
@@ -893,6 +895,8 @@ Test(config, get_formats_like_config_get)
 	    {"aof-use-rdb-preamble", "yes"},
 	    {"auto-aof-rewrite-percentage", "100"},
 	    {"auto-aof-rewrite-min-size", "67108864"},
+	    {"save", "3600 1 300 100 60 10000"},
+	    {"stop-writes-on-bgsave-error", "yes"},
 	    {"dbfilename", "dump.rdb"},
 	    {"rdbcompression", "yes"},
 	    {"rdbchecksum", "yes"},
@@ -1110,7 +1114,7 @@ Test(config, names_are_unique_and_known)
 		for (j = 0; j < i; j++)
 			cr_expect_str_neq(names[i], names[j]);
 	}
-	cr_expect_eq(i, 55);
+	cr_expect_eq(i, 57);
 }
 
 /* Redis' keyspaceEventsStringToFlags and keyspaceEventsFlagsToString. */
@@ -1310,4 +1314,56 @@ Test(config_docs, sample_titan_conf_loads)
 	cr_expect_str_eq(c.logfile, "");
 	cr_expect_eq(c.loglevel, TN_LOG_NOTICE);
 	cr_expect_eq(c.shards, 0);
+}
+
+/* Redis' save points: the file's first line replaces the default, later
+ * lines add; "" clears; CONFIG SET replaces; bad pairs change nothing. */
+Test(config, save_points)
+{
+	static const char *const bad[] = {
+	    "1",	 "1 2 3", "0 1",	 "1 -1", "x 1",
+	    "1 1x", "1  1",  "99999999999999999999 1",
+	};
+	struct tn_config c;
+	char err[512], want[512];
+	size_t i;
+
+	tn_config_defaults(&c);
+	cr_expect_str_eq(get(&c, "save"), "3600 1 300 100 60 10000");
+	cr_expect(c.stop_writes_on_bgsave_error);
+	load_ok(&c, "save 900 1\nsave 60 10000 5 0\n");
+	cr_expect_str_eq(get(&c, "save"), "900 1 60 10000 5 0");
+	cr_expect_eq(c.nsave, 3);
+	cr_expect_eq(c.save[2].seconds, 5);
+	cr_expect_eq(c.save[2].changes, 0);
+	load_ok(&c, "save \"\"\n");
+	cr_expect_eq(c.nsave, 0);
+	cr_expect_str_eq(get(&c, "save"), "");
+	load_ok(&c, "port 1\n");
+	cr_expect_eq(c.nsave, 3, "no save line: the default stays");
+	cr_expect_eq(set1(&c, "save", "10 2 20 3", true, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_expect_str_eq(get(&c, "save"), "10 2 20 3");
+	cr_expect_eq(set1(&c, "save", "7 7", true, err, sizeof(err)), 0);
+	cr_expect_str_eq(get(&c, "save"), "7 7", "CONFIG SET replaces");
+	for (i = 0; i < TN_ARRAY_SIZE(bad); i++) {
+		cr_expect_eq(set1(&c, "save", bad[i], true, err, sizeof(err)),
+			     -1, "'%s' accepted", bad[i]);
+		snprintf(want, sizeof(want),
+			 "ERR CONFIG SET failed (possibly related to argument "
+			 "'save') - Invalid save parameters");
+		cr_expect_str_eq(err, want, "%s", bad[i]);
+	}
+	cr_expect_str_eq(get(&c, "save"), "7 7", "a refused value changes nothing");
+	cr_expect_eq(set1(&c, "save", "", true, err, sizeof(err)), 0);
+	cr_expect_eq(c.nsave, 0);
+	expect_error("save 10\n",
+		     "t.conf:1: 'save' wants pairs of <seconds> <changes> (at "
+		     "most 16), or \"\" for none");
+	expect_error("port 1\nsave 0 5\n",
+		     "t.conf:2: 'save' wants <seconds> of at least 1 and "
+		     "<changes> of at least 0, got '0'");
+	expect_error("save 1 1 2 2 3 3 4 4 5 5 6 6 7 7 8 8\n"
+		     "save 1 1 2 2 3 3 4 4 5 5 6 6 7 7 8 8 9 9\n",
+		     "t.conf:2: 'save' has more than 16 save points in all");
 }
