@@ -66,6 +66,7 @@ start_titan() {
 	bind 127.0.0.1
 	titan-port 0
 	http-port 0
+	save ""
 	dir $tmp/$1
 	logfile $tmp/$1/titan.log
 	shards $SHARDS

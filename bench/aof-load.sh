@@ -106,6 +106,7 @@ time_start() {
 		bind 127.0.0.1
 		titan-port 0
 		http-port 0
+		save ""
 		dir $2
 		logfile $2/titan.log
 		shards $SHARDS

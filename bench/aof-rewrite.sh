@@ -79,6 +79,7 @@ port $tport
 bind 127.0.0.1
 titan-port 0
 http-port 0
+save ""
 dir $tmp/titan
 logfile $tmp/titan/titan.log
 appendonly yes

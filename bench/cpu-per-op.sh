@@ -64,6 +64,7 @@ run_one() {
 		bind 127.0.0.1
 		titan-port 0
 		http-port 0
+		save ""
 		dir $d
 		logfile $d/titan.log
 		shards $SHARDS

@@ -64,6 +64,7 @@ port $port
 bind 127.0.0.1
 titan-port $tport
 http-port 0
+save ""
 dir $tmp
 logfile $tmp/titan.log
 shards 2

@@ -21,6 +21,7 @@ port $port
 bind 127.0.0.1
 titan-port $tport
 http-port $hport
+save ""
 dir $tmp
 logfile $tmp/titan.log
 shards 2

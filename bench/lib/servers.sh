@@ -15,12 +15,12 @@ die() {
 stop_pid() {
 	[ -n "$1" ] || return 0
 	kill -TERM "$1" 2>/dev/null
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do
+	stop_tries=0
+	while kill -0 "$1" 2>/dev/null && [ $stop_tries -lt 100 ]; do
 		# a zombie answers kill -0: reap it as soon as it has exited
 		if ! grep -q '^State:.*[ZX]' "/proc/$1/status" 2>/dev/null; then
 			sleep 0.1
-			i=$((i + 1))
+			stop_tries=$((stop_tries + 1))
 		else
 			break
 		fi
@@ -52,11 +52,11 @@ median() { # values... -> their median (0 when none)
 }
 
 wait_ready() { # PORT PID NAME
-	i=0
+	ready_tries=0
 	until [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ]; do
 		kill -0 "$2" 2>/dev/null || die "$3 died at start (logs in $tmp)"
-		i=$((i + 1))
-		[ $i -le 300 ] || die "$3 does not answer on port $1"
+		ready_tries=$((ready_tries + 1))
+		[ $ready_tries -le 300 ] || die "$3 does not answer on port $1"
 		sleep 0.1
 	done
 }
@@ -76,6 +76,7 @@ start_servers() {
 	bind 127.0.0.1
 	titan-port 0
 	http-port 0
+	save ""
 	dir $tmp
 	logfile $tmp/titan.log
 	shards $SHARDS
