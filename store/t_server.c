@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "daemon/daemon.h"
+#include "journal/journal.h"
 #include "store/cmds.h"
 #include "util/util.h"
 
@@ -265,7 +266,12 @@ static void cmd_flushall(struct tn_ctx *x)
 	n = tn_db_size();
 	tn_db_flush_all(x);
 	/* Redis counts the keys removed plus the flush itself */
-	tn_db_dirty(x, n + 1);
+	tn_db_dirty(x, n);
+	/* and, with save points set, FLUSHALL (not FLUSHDB) saves the empty
+	 * dataset at once: a crash must not bring the old dump.rdb back */
+	if (tn_conf->nsave > 0 && strcmp(x->cmd->name, "flushall") == 0)
+		tn_rdb_save_db();
+	tn_db_dirty(x, 1);
 	tn_reply_ok(x->r);
 }
 

@@ -348,3 +348,25 @@ Test(rdb, failed_save_stops_writes_and_exit)
 	tn_expect_str(tn_cmd(c, "GET c2"), "3");
 	redisFree(c);
 }
+
+/* With save points, FLUSHALL saves the empty dataset at once (Redis):
+ * after a crash the old dump.rdb does not bring the keys back. */
+Test(rdb, flushall_saves_the_empty_dataset)
+{
+	redisContext *c;
+
+	cr_assert_eq(tn_server_start(&s, extra), 0);
+	c = tn_connect(&s);
+	tn_expect_status(tn_cmd(c, "SET a 1"), "OK");
+	tn_expect_status(tn_cmd(c, "SAVE"), "OK");
+	tn_expect_status(tn_cmd(c, "SET b 2"), "OK");
+	tn_expect_status(tn_cmd(c, "FLUSHALL"), "OK");
+	redisFree(c);
+	kill(s.pid, SIGKILL);
+	waitpid(s.pid, NULL, 0);
+	s.pid = 0;
+	cr_assert_eq(tn_server_start(&s, extra), 0);
+	c = tn_connect(&s);
+	tn_expect_int(tn_cmd(c, "DBSIZE"), 0);
+	redisFree(c);
+}
