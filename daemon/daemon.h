@@ -133,6 +133,9 @@ struct tn_config {
 	bool replica_serve_stale_data;
 	int replica_priority;
 	int repl_backlog_ttl_s;
+	bool repl_diskless_sync;
+	int repl_diskless_sync_delay_s;
+	int repl_diskless_sync_max_replicas;
 	int repl_ping_replica_period_s;
 	int repl_timeout_s;
 	int min_replicas_to_write;

@@ -42,15 +42,27 @@ struct ep_tag {
 	int kind;
 	int index; /* TAG_HANDOFF: the shard */
 	struct replica *r;
+	struct snapjob *job; /* TAG_RDB */
 };
 
-/* One snapshot for one full sync; the thread and the replica share it. */
+/*
+ * One snapshot for the full syncs of every replica attached to it (its
+ * members: the replicas whose `job` it is).  References: the thread, the
+ * repl thread's side until the pipe is closed and reaped, each member.
+ */
 struct snapjob {
 	_Atomic int refs;
 	_Atomic int rc; /* 1 while running, then 0 or -errno */
 	int wfd; /* pipe: the RDB (disk-less) or only its end (disk) */
 	int file_fd; /* the unlinked temp file (disk) */
 	bool disk;
+	/* the repl thread's side */
+	int rfd; /* the pipe's read end, -1 once closed */
+	bool paused;
+	bool closed; /* rfd closed: reaped at the end of the round */
+	uint64_t start; /* the stream offset the snapshot goes with */
+	struct ep_tag tag;
+	struct snapjob *next;
 };
 
 struct replica {
@@ -63,8 +75,10 @@ struct replica {
 	char addr[64];
 	uint64_t pos; /* next stream byte to send, 0-based */
 	struct snapjob *job;
-	int rdb_fd; /* pipe read end, -1 when done */
-	bool rdb_paused;
+	/* disk-less: waiting for the snapshot that the replicas asking
+	 * meanwhile will share (repl-diskless-sync-delay) */
+	bool queued;
+	int64_t queued_ms;
 	off_t file_off, file_size;
 	char eofmark[TN_REPL_ID_LEN + 1];
 	struct tn_buf pre; /* what goes before the stream: replies, RDB */
@@ -75,7 +89,7 @@ struct replica {
 	bool await_ack; /* disk-less: the stream waits for the first ACK,
 			 * or it would run into the RDB's end mark */
 	bool dead;
-	struct ep_tag sock_tag, rdb_tag;
+	struct ep_tag sock_tag;
 	struct replica *next;
 };
 
@@ -92,6 +106,9 @@ static struct {
 	int64_t last_ping_ms;
 	struct replica *list;
 	int nrep;
+	struct snapjob *jobs;
+	int njobs; /* ever started: names their temp files */
+	char *chunk; /* RM_RDB_CHUNK bytes read from a snapshot pipe */
 	int ep;
 	struct ep_tag handoff_tags[TN_MAX_SHARDS];
 	struct ep_tag wake_tag;
@@ -319,12 +336,26 @@ static void job_put(struct snapjob *j)
 	free(j);
 }
 
-static void rdb_close(struct replica *r)
+/* Stop reading the snapshot (its thread sees EPIPE if still writing);
+ * the repl side's reference goes at the end of the round. */
+static void job_close(struct snapjob *j)
 {
-	if (r->rdb_fd >= 0) {
-		close(r->rdb_fd); /* leaves the epoll set with it */
-		r->rdb_fd = -1;
+	if (j->rfd >= 0) {
+		close(j->rfd); /* leaves the epoll set with it */
+		j->rfd = -1;
 	}
+	j->closed = true;
+}
+
+/* Does a live replica still wait for job j's snapshot? */
+static bool job_has_members(const struct snapjob *j)
+{
+	const struct replica *r;
+
+	for (r = R.list; r; r = r->next)
+		if (!r->dead && r->job == j)
+			return true;
+	return false;
 }
 
 /* Drop a link now (the caller holds the mutex); the struct goes at the
@@ -338,10 +369,13 @@ static void replica_drop(struct replica *r, const char *why)
 	tn_notice("Connection with replica %s lost (%s).", r->addr, why);
 	r->dead = true;
 	close(r->fd);
-	rdb_close(r);
 	if (r->job) {
-		job_put(r->job);
+		struct snapjob *j = r->job;
+
 		r->job = NULL;
+		if (j->rfd >= 0 && !job_has_members(j))
+			job_close(j);
+		job_put(j);
 	}
 	s = slot_of(r);
 	atomic_store(&s->state, TN_REPL_FREE);
@@ -354,6 +388,16 @@ static void replica_drop(struct replica *r, const char *why)
 static void reap_dead(void)
 {
 	struct replica **pp = &R.list, *r;
+	struct snapjob **jp = &R.jobs, *j;
+
+	while ((j = *jp)) {
+		if (!j->closed) {
+			jp = &j->next;
+			continue;
+		}
+		*jp = j->next;
+		job_put(j);
+	}
 
 	while ((r = *pp)) {
 		if (!r->dead) {
@@ -379,15 +423,15 @@ static void set_want_write(struct replica *r, bool want)
 	epoll_ctl(R.ep, EPOLL_CTL_MOD, r->fd, &ev);
 }
 
-static void rdb_pause(struct replica *r, bool pause)
+static void job_pause(struct snapjob *j, bool pause)
 {
 	struct epoll_event ev = {.events = pause ? 0 : EPOLLIN,
-				 .data.ptr = &r->rdb_tag};
+				 .data.ptr = &j->tag};
 
-	if (r->rdb_fd < 0 || r->rdb_paused == pause)
+	if (j->rfd < 0 || j->paused == pause)
 		return;
-	r->rdb_paused = pause;
-	epoll_ctl(R.ep, EPOLL_CTL_MOD, r->rdb_fd, &ev);
+	j->paused = pause;
+	epoll_ctl(R.ep, EPOLL_CTL_MOD, j->rfd, &ev);
 }
 
 /* Send what we may; -1 when the link broke. */
@@ -470,8 +514,9 @@ static void replica_flush(struct replica *r)
 			if (tn_buf_pending(&r->pre))
 				continue;
 		}
-		if (r->rdb_fd >= 0 && r->rdb_paused)
-			rdb_pause(r, false);
+		/* (another member still full pauses it again) */
+		if (r->job && r->job->paused)
+			job_pause(r->job, false);
 		break;
 	}
 	if (r->state != TN_REPL_ONLINE || r->await_ack) {
@@ -617,9 +662,15 @@ static void *snap_thread(void *arg)
 	return NULL;
 }
 
-/* Start the snapshot of a full sync; 0 or -errno. */
-static int snapshot_start(struct replica *r)
+/*
+ * Start a snapshot at the stream's current offset (a command boundary),
+ * written to a pipe (disk-less) or to an unlinked temp file whose end the
+ * pipe tells; NULL (errno set) when it cannot start.  Its members are
+ * attached by the caller.
+ */
+static struct snapjob *snapshot_start(bool disk)
 {
+	static const char select0[] = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n";
 	struct snapjob *j = calloc(1, sizeof(*j));
 	char path[TN_PATH_MAX + 64];
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -628,159 +679,252 @@ static int snapshot_start(struct replica *r)
 	pthread_t t;
 	int p[2], rc;
 
-	if (!j)
-		return -ENOMEM;
-	j->file_fd = -1;
-	j->disk = !(r->capa & TN_REPL_CAPA_EOF);
-	if (j->disk) {
+	if (!j || (!R.chunk && !(R.chunk = malloc(RM_RDB_CHUNK)))) {
+		free(j);
+		errno = ENOMEM;
+		return NULL;
+	}
+	j->file_fd = j->rfd = -1;
+	j->disk = disk;
+	if (disk) {
 		snprintf(path, sizeof(path), "%s/temp-%d-repl-%d.rdb",
 			 tn_conf->dir[0] ? tn_conf->dir : ".", (int)getpid(),
-			 r->fd);
+			 ++R.njobs);
 		j->file_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
 				  0600);
 		if (j->file_fd < 0) {
-			rc = -errno;
-			tn_warn("Can't create the RDB file %s for the replica "
-				"%s: %s",
-				path, r->addr, strerror(-rc));
+			rc = errno;
+			tn_warn("Can't create the RDB file %s for replicas: %s",
+				path, strerror(rc));
 			free(j);
-			return rc;
+			errno = rc;
+			return NULL;
 		}
 		/* nothing to clean up after a crash */
 		unlink(path);
 	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		rc = -errno;
+	if (pipe2(p, O_CLOEXEC) < 0)
 		goto fail;
-	}
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	j->wfd = p[1];
 	atomic_store(&j->rc, 1);
-	atomic_store(&j->refs, 2);
+	atomic_store(&j->refs, 2); /* the thread, the repl side */
+	backlog_create();
+	/* a fresh stream starts by choosing the database */
+	j->start = R.off;
+	stream_append(select0, sizeof(select0) - 1);
+	publish_stream();
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = -pthread_create(&t, &at, snap_thread, j);
+	rc = pthread_create(&t, &at, snap_thread, j);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&at);
 	if (rc) {
 		close(p[0]);
 		close(p[1]);
+		errno = rc;
 		goto fail;
 	}
-	r->job = j;
-	r->rdb_fd = p[0];
-	r->rdb_tag = (struct ep_tag){.kind = TAG_RDB, .r = r};
-	ev.data.ptr = &r->rdb_tag;
-	epoll_ctl(R.ep, EPOLL_CTL_ADD, r->rdb_fd, &ev);
+	j->rfd = p[0];
+	j->tag = (struct ep_tag){.kind = TAG_RDB, .job = j};
+	ev.data.ptr = &j->tag;
+	epoll_ctl(R.ep, EPOLL_CTL_ADD, j->rfd, &ev);
+	j->next = R.jobs;
+	R.jobs = j;
 	tn_notice("Starting BGSAVE for SYNC with target: %s",
-		  j->disk ? "disk" : "replicas sockets");
-	return 0;
+		  disk ? "disk" : "replicas sockets");
+	return j;
 fail:
+	rc = errno;
 	if (j->file_fd >= 0)
 		close(j->file_fd);
 	free(j);
-	return rc;
+	errno = rc;
+	return NULL;
 }
 
-/* The snapshot pipe: RDB bytes (disk-less) or its end. */
-static void rdb_readable(struct replica *r)
+/* Make r a member of job j: +FULLRESYNC at the job's offset. */
+static void job_attach(struct replica *r, struct snapjob *j)
 {
-	ssize_t n;
-	int rc;
-
-	while (tn_buf_pending(&r->pre) < RM_RDB_HIGH) {
-		if (tn_buf_reserve(&r->pre, RM_RDB_CHUNK) < 0) {
-			replica_drop(r, "out of memory");
-			return;
-		}
-		n = read(r->rdb_fd, r->pre.data + r->pre.len, RM_RDB_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			goto out;
-		if (n < 0) {
-			replica_drop(r, "snapshot pipe error");
-			return;
-		}
-		if (n == 0)
-			break;
-		if (r->job->disk) {
-			/* the disk form says nothing on the pipe */
-			continue;
-		}
-		r->pre.len += (size_t)n;
-	}
-	if (tn_buf_pending(&r->pre) >= RM_RDB_HIGH) {
-		rdb_pause(r, true);
-		goto out;
-	}
-	/* the snapshot ended */
-	rdb_close(r);
-	rc = atomic_load(&r->job->rc);
-	if (rc != 0) {
-		tn_warn("Background RDB transfer for replica %s failed: %s",
-			r->addr, strerror(rc < 0 ? -rc : EIO));
-		replica_drop(r, "snapshot failed");
-		return;
-	}
-	if (!r->job->disk) {
-		tn_buf_append(&r->pre, r->eofmark, TN_REPL_ID_LEN);
-		tn_notice("Diskless rdb transfer to %s done, streaming",
-			  r->addr);
-		job_put(r->job);
-		r->job = NULL;
-		r->await_ack = true;
-		set_state(r, TN_REPL_ONLINE);
-	} else {
-		struct stat st;
-
-		if (fstat(r->job->file_fd, &st) < 0) {
-			replica_drop(r, "cannot stat the RDB file");
-			return;
-		}
-		r->file_size = st.st_size;
-		r->file_off = 0;
-		tn_buf_printf(&r->pre, "$%lld\r\n", (long long)st.st_size);
-		set_state(r, TN_REPL_SEND_BULK);
-	}
-out:
-	replica_flush(r);
-}
-
-/* +FULLRESYNC at a command boundary of the stream, and the snapshot. */
-static void full_sync_begin(struct replica *r)
-{
-	static const char select0[] = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n";
-	uint64_t start;
-	int rc;
-
-	r->started = true;
-	backlog_create();
-	start = R.off;
-	r->pos = start;
+	r->job = j;
+	atomic_fetch_add(&j->refs, 1);
+	r->pos = j->start;
 	atomic_store(&slot_of(r)->ack_off, 0);
-	/* a fresh stream for it starts by choosing the database */
-	stream_append(select0, sizeof(select0) - 1);
-	publish_stream();
 	if (!r->sync)
 		tn_buf_printf(&r->pre, "+FULLRESYNC %s %llu\r\n",
 			      tn_seg->master_replid,
-			      (unsigned long long)start);
-	if (r->capa & TN_REPL_CAPA_EOF) {
+			      (unsigned long long)j->start);
+	if (!j->disk) {
 		new_replid(r->eofmark);
 		tn_buf_printf(&r->pre, "$EOF:%s\r\n", r->eofmark);
 	}
-	tn_notice("Full resync requested by replica %s; replication offset "
-		  "%llu",
-		  r->addr, (unsigned long long)start);
-	rc = snapshot_start(r);
-	if (rc < 0) {
+	replica_flush(r);
+}
+
+/* The snapshot is complete (or failed): every member goes on. */
+static void job_done(struct snapjob *j)
+{
+	int rc = atomic_load(&j->rc);
+	struct replica *r;
+	struct stat st;
+
+	job_close(j);
+	if (rc == 0 && j->disk && fstat(j->file_fd, &st) < 0)
+		rc = -errno;
+	for (r = R.list; r; r = r->next) {
+		if (r->dead || r->job != j)
+			continue;
+		if (rc != 0) {
+			tn_warn("Background RDB transfer for replica %s failed: "
+				"%s",
+				r->addr, strerror(rc < 0 ? -rc : EIO));
+			replica_drop(r, "snapshot failed");
+			continue;
+		}
+		if (!j->disk) {
+			tn_buf_append(&r->pre, r->eofmark, TN_REPL_ID_LEN);
+			tn_notice("Diskless rdb transfer to %s done, streaming",
+				  r->addr);
+			r->job = NULL;
+			job_put(j);
+			r->await_ack = true;
+			set_state(r, TN_REPL_ONLINE);
+		} else {
+			r->file_size = st.st_size;
+			r->file_off = 0;
+			tn_buf_printf(&r->pre, "$%lld\r\n",
+				      (long long)st.st_size);
+			set_state(r, TN_REPL_SEND_BULK);
+		}
+		replica_flush(r);
+	}
+}
+
+/*
+ * The snapshot pipe: RDB bytes (disk-less), copied to every member, or
+ * only its end (disk).  Reading pauses while a member has RM_RDB_HIGH
+ * bytes not sent yet: the slowest replica sets the pace.
+ */
+static void rdb_readable(struct snapjob *j)
+{
+	struct replica *r;
+	ssize_t n;
+
+	for (;;) {
+		for (r = R.list; r; r = r->next)
+			if (!r->dead && r->job == j &&
+			    tn_buf_pending(&r->pre) >= RM_RDB_HIGH) {
+				job_pause(j, true);
+				return;
+			}
+		n = read(j->rfd, R.chunk, RM_RDB_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			if (n < 0)
+				atomic_store(&j->rc, -errno);
+			job_done(j);
+			return;
+		}
+		if (j->disk)
+			continue; /* the disk form says nothing on the pipe */
+		for (r = R.list; r; r = r->next)
+			if (!r->dead && r->job == j &&
+			    tn_buf_append(&r->pre, R.chunk, (size_t)n) < 0)
+				replica_drop(r, "out of memory");
+		if (!job_has_members(j)) {
+			job_close(j);
+			return;
+		}
+	}
+	for (r = R.list; r; r = r->next)
+		if (!r->dead && r->job == j)
+			replica_flush(r);
+}
+
+/* The disk job a replica asking now may join: still being written, and
+ * the stream since its start still in the backlog. */
+static struct snapjob *disk_job_to_join(void)
+{
+	struct snapjob *j;
+
+	for (j = R.jobs; j; j = j->next)
+		if (j->disk && !j->closed && atomic_load(&j->rc) == 1 &&
+		    j->start >= R.lo)
+			return j;
+	return NULL;
+}
+
+/*
+ * Disk-less syncs wait to share one snapshot, as Redis' do: it starts
+ * repl-diskless-sync-delay seconds after the first replica asked, or once
+ * repl-diskless-sync-max-replicas wait, and not while the previous one
+ * still streams.  Only at a command boundary of the stream.
+ */
+static void diskless_start_due(int64_t now)
+{
+	int64_t delay = (int64_t)tn_conf->repl_diskless_sync_delay_s * 1000;
+	int max = tn_conf->repl_diskless_sync_max_replicas, n = 0;
+	int64_t oldest = now;
+	struct snapjob *j;
+	struct replica *r;
+
+	if (!R.boundary)
+		return;
+	for (j = R.jobs; j; j = j->next)
+		if (!j->disk && !j->closed)
+			return;
+	for (r = R.list; r; r = r->next)
+		if (!r->dead && r->queued) {
+			n++;
+			oldest = TN_MIN(oldest, r->queued_ms);
+		}
+	if (!n || (now - oldest < delay && !(max > 0 && n >= max)))
+		return;
+	j = snapshot_start(false);
+	for (r = R.list; r; r = r->next) {
+		if (r->dead || !r->queued)
+			continue;
+		r->queued = false;
+		if (j)
+			job_attach(r, j);
+		else
+			replica_drop(r, "cannot start the snapshot");
+	}
+}
+
+/*
+ * A full sync for r (at a command boundary of the stream): disk-less
+ * when the replica reads the EOF form and repl-diskless-sync is on,
+ * queued to share the next snapshot; else a disk snapshot, joined while
+ * one is being written.
+ */
+static void full_sync_begin(struct replica *r)
+{
+	struct snapjob *j;
+
+	r->started = true;
+	tn_notice("Full resync requested by replica %s", r->addr);
+	if ((r->capa & TN_REPL_CAPA_EOF) && tn_conf->repl_diskless_sync) {
+		r->queued = true;
+		r->queued_ms = tn_mstime();
+		if (tn_conf->repl_diskless_sync_delay_s > 0)
+			tn_notice("Delay next BGSAVE for diskless SYNC");
+		diskless_start_due(r->queued_ms);
+		return;
+	}
+	j = disk_job_to_join();
+	if (j) {
+		tn_notice("Waiting for end of BGSAVE for SYNC");
+	} else if (!(j = snapshot_start(true))) {
 		replica_drop(r, "cannot start the snapshot");
 		return;
 	}
-	replica_flush(r);
+	job_attach(r, j);
 }
 
 /* PSYNC from an offset still in the backlog: true when it continues. */
@@ -844,7 +988,6 @@ static void replica_adopt(int fd, const struct tn_repl_handoff *h)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	r->fd = fd;
 	r->slot = i;
-	r->rdb_fd = -1;
 	r->capa = h->capa;
 	r->sync = h->sync != 0;
 	r->req.bulk_len = -1;
@@ -937,6 +1080,7 @@ static void cron(int64_t now)
 	}
 	inject_due();
 	publish_stream();
+	diskless_start_due(now);
 	for (r = R.list; r; r = r->next) {
 		if (r->dead)
 			continue;
@@ -1006,8 +1150,8 @@ static void *repl_thread(void *arg)
 					replica_readable(t->r);
 				break;
 			case TAG_RDB:
-				if (!t->r->dead && t->r->rdb_fd >= 0)
-					rdb_readable(t->r);
+				if (t->job->rfd >= 0)
+					rdb_readable(t->job);
 				break;
 			}
 		}

@@ -36,26 +36,63 @@ static void setup(void)
 	cli = tn_connect(&srv);
 }
 
-/* A stock redis-server replica a test started: killed by the fini
- * even when an assertion cut the test short. */
-static pid_t stock_pid;
-static char stock_dir[64];
+/* Stock redis-server replicas a test started: killed by the fini even
+ * when an assertion cut the test short. */
+#define NSTOCK 2
+static pid_t stock_pid[NSTOCK];
+static int stock_port[NSTOCK];
+static char stock_dir[NSTOCK][64];
 
 static void stock_stop(void)
 {
-	char cmd[128];
+	char cmd[160];
+	int i;
 
-	if (stock_pid > 0) {
-		kill(stock_pid, SIGKILL);
-		waitpid(stock_pid, NULL, 0);
-		stock_pid = 0;
+	for (i = 0; i < NSTOCK; i++) {
+		if (stock_pid[i] > 0) {
+			kill(stock_pid[i], SIGKILL);
+			waitpid(stock_pid[i], NULL, 0);
+			stock_pid[i] = 0;
+		}
+		if (stock_dir[i][0]) {
+			snprintf(cmd, sizeof(cmd), "rm -rf %s", stock_dir[i]);
+			if (system(cmd) != 0)
+				cr_log_info("could not remove %s",
+					    stock_dir[i]);
+			stock_dir[i][0] = '\0';
+		}
 	}
-	if (stock_dir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", stock_dir);
-		if (system(cmd) != 0)
-			cr_log_info("could not remove %s", stock_dir);
-		stock_dir[0] = '\0';
+}
+
+/* Start stock replica i of our server; false (the test skipped) when
+ * redis-server is not installed. */
+static bool stock_start(int i)
+{
+	char port[16], master[16];
+
+	if (system("command -v redis-server >/dev/null 2>&1") != 0) {
+		cr_skip_test("redis-server is not installed");
+		return false;
 	}
+	snprintf(stock_dir[i], sizeof(stock_dir[i]), "/tmp/titan-stock-XXXXXX");
+	cr_assert(mkdtemp(stock_dir[i]));
+	stock_port[i] = tn_free_port();
+	snprintf(port, sizeof(port), "%d", stock_port[i]);
+	snprintf(master, sizeof(master), "%d", srv.port);
+	stock_pid[i] = fork();
+	cr_assert_geq(stock_pid[i], 0);
+	if (stock_pid[i] == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("redis-server", "redis-server", "--port", port, "--bind",
+		       "127.0.0.1", "--dir", stock_dir[i], "--save", "",
+		       "--replicaof", "127.0.0.1", master, (char *)NULL);
+		_exit(127);
+	}
+	return true;
 }
 
 static void teardown(void)
@@ -567,31 +604,10 @@ Test(repl_master, wait_pipelined_commands_follow)
  * (GETACK), not at the deadline. */
 Test(repl_master, wait_stock_replica)
 {
-	char port[16], master[16];
 	long long t0, took;
-	int p = tn_free_port();
 
-	if (system("command -v redis-server >/dev/null 2>&1") != 0) {
-		cr_skip_test("redis-server is not installed");
+	if (!stock_start(0))
 		return;
-	}
-	snprintf(stock_dir, sizeof(stock_dir), "/tmp/titan-wait-XXXXXX");
-	cr_assert(mkdtemp(stock_dir));
-	snprintf(port, sizeof(port), "%d", p);
-	snprintf(master, sizeof(master), "%d", srv.port);
-	stock_pid = fork();
-	cr_assert_geq(stock_pid, 0);
-	if (stock_pid == 0) {
-		int fd = open("/dev/null", O_RDWR);
-
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execlp("redis-server", "redis-server", "--port", port, "--bind",
-		       "127.0.0.1", "--dir", stock_dir, "--save", "",
-		       "--replicaof", "127.0.0.1", master, (char *)NULL);
-		_exit(127);
-	}
 	cr_assert(poll_info("slave0:ip=127.0.0.1,port="),
 		  "the stock replica did not attach");
 	cr_assert(poll_info(",state=online,"), "the replica is not online");
@@ -629,4 +645,131 @@ Test(repl_master, wait_unblocked_by_replicaof)
 	tn_expect_status(tn_cmd(other, "PING"), "PONG");
 	redisFree(cli);
 	cli = other;
+}
+
+/* How many lines of the server's log hold `what`. */
+static int log_count(const char *what)
+{
+	char line[1024];
+	FILE *f = fopen(srv.log, "r");
+	int n = 0;
+
+	cr_assert_not_null(f, "%s", srv.log);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Both stock replicas online, each with the master's DBSIZE. */
+static void expect_replicas_synced(long long keys)
+{
+	int i;
+
+	cr_assert(poll_info("slave1:"), "the second replica did not attach");
+	for (i = 0; i < NSTOCK; i++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "slave%d:ip=127.0.0.1,port=", i);
+		cr_assert(info_has(line));
+	}
+	for (i = 0; i < NSTOCK; i++) {
+		long long deadline = tn_now_ms() + WAIT_MS;
+		char field[16];
+
+		snprintf(field, sizeof(field), "slave%d", i);
+		for (;;) {
+			char *v = info_field(field);
+			bool online = strstr(v, "state=online") != NULL;
+
+			free(v);
+			if (online)
+				break;
+			cr_assert_lt(tn_now_ms(), deadline,
+				     "replica %d is not online", i);
+			usleep(10000);
+		}
+	}
+	/* (a replica may still be loading what it received) */
+	for (i = 0; i < NSTOCK; i++) {
+		redisContext *r = redisConnect("127.0.0.1", stock_port[i]);
+		long long deadline = tn_now_ms() + WAIT_MS, got = -1;
+
+		cr_assert(r && !r->err);
+		while (got != keys && tn_now_ms() < deadline) {
+			redisReply *n = tn_cmd(r, "DBSIZE");
+
+			got = n->type == REDIS_REPLY_INTEGER ? n->integer : -1;
+			freeReplyObject(n);
+			if (got != keys)
+				usleep(10000);
+		}
+		cr_expect_eq(got, keys, "replica %d has %lld keys", i, got);
+		redisFree(r);
+	}
+}
+
+/* Keys for a snapshot to carry. */
+static void fill(int n)
+{
+	redisReply *r;
+	int i;
+
+	for (i = 0; i < n; i++)
+		redisAppendCommand(cli, "SET key:%d value:%d", i, i);
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(redisGetReply(cli, (void **)&r), REDIS_OK);
+		freeReplyObject(r);
+	}
+}
+
+/*
+ * repl-diskless-sync (Redis' default): replicas asking for a full sync
+ * within repl-diskless-sync-delay of the first share one snapshot.
+ */
+Test(repl_master, diskless_sync_shared_by_replicas_asking_together)
+{
+	tn_expect_status(tn_cmd(cli, "CONFIG SET repl-diskless-sync-delay 2"),
+			 "OK");
+	fill(2000);
+	if (!stock_start(0) || !stock_start(1))
+		return;
+	expect_replicas_synced(2000);
+	cr_expect_eq(log_count("Starting BGSAVE for SYNC with target: "
+			       "replicas sockets"),
+		     1, "one snapshot for both replicas");
+	cr_expect_eq(log_count("Delay next BGSAVE for diskless SYNC"), 2);
+	/* the stream goes on to both */
+	tn_expect_status(tn_cmd(cli, "SET after sync"), "OK");
+	tn_expect_int(tn_cmd(cli, "WAIT 2 5000"), 2);
+}
+
+/* repl-diskless-sync-max-replicas: that many waiting start it at once,
+ * not after the (here 60 s) delay. */
+Test(repl_master, diskless_sync_starts_at_max_replicas)
+{
+	tn_expect_status(tn_cmd(cli, "CONFIG SET repl-diskless-sync-delay 60 "
+				     "repl-diskless-sync-max-replicas 2"),
+			 "OK");
+	fill(500);
+	if (!stock_start(0) || !stock_start(1))
+		return;
+	expect_replicas_synced(500);
+	cr_expect_eq(log_count("Starting BGSAVE for SYNC with target: "
+			       "replicas sockets"),
+		     1);
+}
+
+/* repl-diskless-sync no: a snapshot file, even for replicas that could
+ * read the disk-less form. */
+Test(repl_master, disk_sync_when_diskless_is_off)
+{
+	tn_expect_status(tn_cmd(cli, "CONFIG SET repl-diskless-sync no"), "OK");
+	fill(500);
+	if (!stock_start(0) || !stock_start(1))
+		return;
+	expect_replicas_synced(500);
+	cr_expect_geq(log_count("Starting BGSAVE for SYNC with target: disk"),
+		      1);
+	cr_expect_eq(log_count("target: replicas sockets"), 0);
 }

@@ -706,6 +706,9 @@ Test(config, runtime_accepts_mutable_directives)
 	    {"replica-serve-stale-data", "no"},
 	    {"replica-priority", "10"},
 	    {"repl-backlog-ttl", "60"},
+	    {"repl-diskless-sync", "no"},
+	    {"repl-diskless-sync-delay", "0"},
+	    {"repl-diskless-sync-max-replicas", "3"},
 	    {"repl-ping-replica-period", "5"},
 	    {"repl-timeout", "30"},
 	    {"min-replicas-to-write", "1"},
@@ -916,6 +919,9 @@ Test(config, get_formats_like_config_get)
 	    {"replica-serve-stale-data", "yes"},
 	    {"replica-priority", "100"},
 	    {"repl-backlog-ttl", "3600"},
+	    {"repl-diskless-sync", "yes"},
+	    {"repl-diskless-sync-delay", "5"},
+	    {"repl-diskless-sync-max-replicas", "0"},
 	    {"repl-ping-replica-period", "10"},
 	    {"repl-timeout", "60"},
 	    {"min-replicas-to-write", "0"},
@@ -1114,7 +1120,7 @@ Test(config, names_are_unique_and_known)
 		for (j = 0; j < i; j++)
 			cr_expect_str_neq(names[i], names[j]);
 	}
-	cr_expect_eq(i, 57);
+	cr_expect_eq(i, 60);
 }
 
 /* Redis' keyspaceEventsStringToFlags and keyspaceEventsFlagsToString. */
