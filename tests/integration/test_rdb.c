@@ -189,6 +189,25 @@ static redisContext *restart(const char *conf)
 	return tn_connect(&s);
 }
 
+/* Send a SHUTDOWN (no reply comes), then start again as restart(). */
+static redisContext *shutdown_restart(redisContext *c, const char *cmd)
+{
+	cr_assert_null(redisCommand(c, cmd), "%s replied", cmd);
+	redisFree(c);
+	return restart(extra);
+}
+
+/* kill -9 of the supervisor (no save at exit), then start again. */
+static redisContext *kill9_restart(redisContext *c)
+{
+	redisFree(c);
+	kill(s.pid, SIGKILL);
+	waitpid(s.pid, NULL, 0);
+	s.pid = 0;
+	cr_assert_eq(tn_server_start(&s, extra), 0);
+	return tn_connect(&s);
+}
+
 /*
  * Redis' save at shutdown: SIGTERM with save points saves (the harness's
  * config has none of its own: Redis' default), with `save ""` it does
@@ -213,18 +232,10 @@ Test(rdb, shutdown_saves_as_redis_does)
 	c = restart(nosave);
 	tn_expect_nil(tn_cmd(c, "GET k2"));
 	tn_expect_status(tn_cmd(c, "SET k3 shutdown-save"), "OK");
-	cr_assert_null(redisCommand(c, "SHUTDOWN SAVE"), "SHUTDOWN replied");
-	redisFree(c);
-	cr_assert_eq(tn_server_stop(&s), 0);
-	cr_assert_eq(tn_server_start(&s, extra), 0);
-	c = tn_connect(&s);
+	c = shutdown_restart(c, "SHUTDOWN SAVE");
 	tn_expect_str(tn_cmd(c, "GET k3"), "shutdown-save");
 	tn_expect_status(tn_cmd(c, "SET k4 nosave"), "OK");
-	cr_assert_null(redisCommand(c, "SHUTDOWN NOSAVE"), "SHUTDOWN replied");
-	redisFree(c);
-	cr_assert_eq(tn_server_stop(&s), 0);
-	cr_assert_eq(tn_server_start(&s, extra), 0);
-	c = tn_connect(&s);
+	c = shutdown_restart(c, "SHUTDOWN NOSAVE");
 	tn_expect_str(tn_cmd(c, "GET k3"), "shutdown-save");
 	tn_expect_nil(tn_cmd(c, "GET k4"));
 	redisFree(c);
@@ -244,13 +255,8 @@ Test(rdb, save_point_saves_in_the_background)
 	tn_expect_status(tn_cmd(c, "SET b 2"), "OK");
 	wait_bgsave(c, 0);
 	expect_save_points(c, "1 2");
-	redisFree(c);
-	/* kill -9: no save at exit; the background one has both keys */
-	kill(s.pid, SIGKILL);
-	waitpid(s.pid, NULL, 0);
-	s.pid = 0;
-	cr_assert_eq(tn_server_start(&s, extra), 0);
-	c = tn_connect(&s);
+	/* the background save has both keys */
+	c = kill9_restart(c);
 	tn_expect_str(tn_cmd(c, "GET a"), "1");
 	tn_expect_str(tn_cmd(c, "GET b"), "2");
 	redisFree(c);
@@ -361,12 +367,7 @@ Test(rdb, flushall_saves_the_empty_dataset)
 	tn_expect_status(tn_cmd(c, "SAVE"), "OK");
 	tn_expect_status(tn_cmd(c, "SET b 2"), "OK");
 	tn_expect_status(tn_cmd(c, "FLUSHALL"), "OK");
-	redisFree(c);
-	kill(s.pid, SIGKILL);
-	waitpid(s.pid, NULL, 0);
-	s.pid = 0;
-	cr_assert_eq(tn_server_start(&s, extra), 0);
-	c = tn_connect(&s);
+	c = kill9_restart(c);
 	tn_expect_int(tn_cmd(c, "DBSIZE"), 0);
 	redisFree(c);
 }
