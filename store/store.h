@@ -222,6 +222,8 @@ enum tn_enc {
 	TN_E_RAWSTR = 1, /* inline bytes, shown as "raw" (after APPEND...) */
 	TN_E_INTSET = 2, /* value holds tn_off of an intset_shm */
 	TN_E_HT = 3, /* value holds tn_off of a dict_shm of member_shm */
+	TN_E_NOINTSTR = 4, /* inline bytes never shown as "int": "embstr" or
+			    * "raw" by length (INCRBYFLOAT's result) */
 };
 
 /*

@@ -759,7 +759,8 @@ static const char *str_encoding(struct kentry_shm *e, long long *iv)
 {
 	if (e->enc == TN_E_RAWSTR)
 		return "raw";
-	if (e->vlen <= 20 && tn_str2ll(tn_kentry_val(e), e->vlen, iv))
+	if (e->enc != TN_E_NOINTSTR && e->vlen <= 20 &&
+	    tn_str2ll(tn_kentry_val(e), e->vlen, iv))
 		return "int";
 	return e->vlen <= TN_EMBSTR_MAX ? "embstr" : "raw";
 }

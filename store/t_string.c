@@ -596,6 +596,8 @@ static void cmd_incrbyfloat(struct tn_ctx *x)
 		tn_reply_error(x->r, TN_ERR_OOM);
 		return;
 	}
+	/* Redis stores the result without trying an integer encoding */
+	e->enc = TN_E_NOINTSTR;
 	tn_db_dirty(x, 1);
 	tn_effect_key(&k);
 	tn_notify(x, TN_NOTIFY_STRING, "incrbyfloat", &k);

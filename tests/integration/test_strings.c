@@ -789,7 +789,13 @@ Test(strings, incrbyfloat)
 	tn_expect_str(tn_cmd(c, "INCRBYFLOAT f -5000.25"), "-0.25");
 	tn_expect_str(tn_cmd(c, "INCRBYFLOAT f 1.25"), "1");
 	tn_expect_str(tn_cmd(c, "GET f"), "1");
+	/* Redis stores the result as a plain string, never an "int" */
+	expect_encoding(c, "f", "embstr");
 	tn_expect_str(tn_cmd(c, "INCRBYFLOAT new 3"), "3");
+	expect_encoding(c, "new", "embstr");
+	tn_expect_str(tn_cmd(c, "INCRBYFLOAT fi 41"), "41");
+	tn_expect_int(tn_cmd(c, "INCR fi"), 42);
+	expect_encoding(c, "fi", "int");
 	tn_expect_str(tn_cmd(c, "INCRBYFLOAT new 1e-20"), "3");
 	tn_expect_str(tn_cmd(c, "INCRBYFLOAT tiny 1e-20"), "0");
 	tn_expect_status(tn_cmd(c, "SET i 17"), "OK");
