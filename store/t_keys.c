@@ -1,6 +1,6 @@
 /*
  * t_keys.c - commands on keys of any type: DEL, EXISTS, TYPE, KEYS, SCAN,
- * RANDOMKEY, RENAME, the EXPIRE/TTL family and OBJECT.  KEYS, SCAN and
+ * RANDOMKEY, RENAME, COPY, the EXPIRE/TTL family and OBJECT.  KEYS, SCAN and
  * RANDOMKEY walk the stripes themselves, holding one lock at a time.
  */
 #include <ctype.h>
@@ -500,6 +500,40 @@ static struct kentry_shm *move_in_stripe(struct tn_ctx *x,
 	return n;
 }
 
+/*
+ * Put e's value under dst (RENAME may move it within a stripe, `move`;
+ * else a deep copy) in place of `old` (NULL: none).  The destination
+ * leaves the dict but is kept until the new entry exists, so an OOM
+ * (NULL) leaves both keys as they were; no cache: no shrink, so putting
+ * it back cannot fail.
+ */
+static struct kentry_shm *place_at(struct tn_ctx *x, const struct tn_key *src,
+				   struct kentry_shm *e,
+				   const struct tn_key *dst,
+				   struct kentry_shm *old, bool move)
+{
+	struct kentry_shm *n;
+
+	if (old)
+		tn_dict_unlink(&dst->s->keys, NULL, dst->p, dst->len, dst->h);
+	if (move && src->s == dst->s)
+		n = move_in_stripe(x, src, e, dst);
+	else
+		n = tn_db_copy_entry(x, dst, e);
+	if (!n) {
+		if (old)
+			tn_dict_add(&dst->s->keys, tn_stripe_cache(dst->s),
+				    tn_off_of(old), dst->h);
+		return NULL;
+	}
+	if (old) {
+		tn_db_set_expire(dst->s, old, -1);
+		tn_db_free_value(old);
+		tn_free(tn_off_of(old));
+	}
+	return n;
+}
+
 static void rename_generic(struct tn_ctx *x, bool nx)
 {
 	struct tn_key src = tn_key_arg(x, 1), dst = tn_key_arg(x, 2);
@@ -522,29 +556,13 @@ static void rename_generic(struct tn_ctx *x, bool nx)
 		tn_reply_int(x->r, 0);
 		return;
 	}
-	/* Take the destination out of the dict but keep it until the move
-	 * has succeeded, so an OOM leaves both keys as they were.  No cache:
-	 * no shrink, so re-adding it cannot fail. */
-	if (old)
-		tn_dict_unlink(&dst.s->keys, NULL, dst.p, dst.len, dst.h);
 	lru = e->lru;
-	if (src.s == dst.s)
-		n = move_in_stripe(x, &src, e, &dst);
-	else
-		n = tn_db_copy_entry(x, &dst, e);
+	n = place_at(x, &src, e, &dst, old, true);
 	if (!n) {
-		if (old)
-			tn_dict_add(&dst.s->keys, tn_stripe_cache(dst.s),
-				    tn_off_of(old), dst.h);
 		tn_reply_error(x->r, TN_ERR_OOM);
 		return;
 	}
 	n->lru = lru;
-	if (old) {
-		tn_db_set_expire(dst.s, old, -1);
-		tn_db_free_value(old);
-		tn_free(tn_off_of(old));
-	}
 	if (src.s != dst.s)
 		tn_db_delete_entry(x, &src, e);
 	tn_db_dirty(x, 1);
@@ -566,6 +584,67 @@ static void cmd_rename(struct tn_ctx *x)
 static void cmd_renamenx(struct tn_ctx *x)
 {
 	rename_generic(x, true);
+}
+
+/*
+ * COPY source destination [DB destination-db] [REPLACE], as Redis 6.2:
+ * value and TTL copied, 1; 0 when there is no source, or a destination
+ * and no REPLACE.  One database here: DB takes 0 only.
+ */
+static void cmd_copy(struct tn_ctx *x)
+{
+	struct tn_key src = tn_key_arg(x, 1), dst = tn_key_arg(x, 2);
+	struct kentry_shm *e, *old;
+	bool replace = false;
+	long long db;
+	int i;
+
+	for (i = 3; i < x->argc; i++) {
+		if (tn_arg_is(&x->argv[i], "replace")) {
+			replace = true;
+		} else if (tn_arg_is(&x->argv[i], "db") && i + 1 < x->argc) {
+			if (!tn_arg_ll(x, ++i, &db, NULL))
+				return;
+			if (db < INT_MIN || db > INT_MAX) {
+				tn_reply_error(x->r,
+					       "ERR value is out of range, value "
+					       "must between -2147483648 and "
+					       "2147483647");
+				return;
+			}
+			if (db != 0) {
+				tn_reply_error(x->r,
+					       "ERR DB index is out of range");
+				return;
+			}
+		} else {
+			tn_reply_error(x->r, TN_ERR_SYNTAX);
+			return;
+		}
+	}
+	if (src.len == dst.len && memcmp(src.p, dst.p, src.len) == 0) {
+		tn_reply_error(x->r,
+			       "ERR source and destination objects are the same");
+		return;
+	}
+	e = tn_db_find(x, &src);
+	if (!e) {
+		tn_reply_int(x->r, 0);
+		return;
+	}
+	old = tn_db_find(x, &dst);
+	if (old && !replace) {
+		tn_reply_int(x->r, 0);
+		return;
+	}
+	if (!place_at(x, &src, e, &dst, old, false)) {
+		tn_reply_error(x->r, TN_ERR_OOM);
+		return;
+	}
+	tn_db_dirty(x, 1);
+	tn_effect_key(&dst);
+	tn_notify(x, TN_NOTIFY_GENERIC, "copy_to", &dst);
+	tn_reply_int(x->r, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -915,6 +994,8 @@ const struct tn_cmd tn_cmds_keys[] = {
     {"renamenx", 3, KWF, 1, 2, 1, cmd_renamenx, NULL, "keyspace write fast",
      NULL, "Rename a key, only if the new key does not exist", "1.0.0",
      "generic"},
+    {"copy", -3, KW | TN_CMD_DENYOOM, 1, 2, 1, cmd_copy, NULL,
+     "keyspace write slow", NULL, "Copy a key", "6.2.0", "generic"},
     {"expire", -3, KWF, 1, 1, 1, cmd_expire, NULL, "keyspace write fast", NULL,
      "Set a key's time to live in seconds", "1.0.0", "generic"},
     {"pexpire", -3, KWF, 1, 1, 1, cmd_pexpire, NULL, "keyspace write fast",

@@ -973,3 +973,66 @@ Test(keys, object_idletime, .timeout = 60)
 	tn_expect_nil(tn_cmd(c, "OBJECT IDLETIME nosuch"));
 	redisFree(c);
 }
+
+/*
+ * COPY (Redis 6.2): strings and both set encodings, with their TTLs,
+ * mostly across stripes; REPLACE; the source unchanged; copy_to
+ * notified; and the copies in the AOF: the same after a restart.
+ */
+Test(keys, copy_across_stripes_and_after_restart)
+{
+	char dir[] = "/tmp/titan-copy-XXXXXX", conf[96], cmd[64];
+	struct tn_server s2;
+	redisContext *c, *sub;
+	redisReply *r;
+	int i;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf),
+		 "appendonly yes\ndir %s\nnotify-keyspace-events Eg\n", dir);
+	cr_assert_eq(tn_server_start(&s2, conf), 0);
+	c = tn_connect(&s2);
+	sub = tn_connect(&s2);
+	r = tn_cmd(sub, "SUBSCRIBE __keyevent@0__:copy_to");
+	freeReplyObject(r);
+	tn_expect_status(tn_cmd(c, "SET str hello EX 1000"), "OK");
+	tn_expect_int(tn_cmd(c, "SADD ints 1 2 3"), 3);
+	for (i = 0; i < 600; i++)
+		tn_expect_int(tn_cmd(c, "SADD big m%d", i), 1);
+	for (i = 0; i < 50; i++) {
+		tn_expect_int(tn_cmd(c, "COPY str s%d", i), 1);
+		tn_expect_int(tn_cmd(c, "COPY ints i%d", i), 1);
+		tn_expect_int(tn_cmd(c, "COPY big b%d DB 0", i), 1);
+	}
+	cr_assert_eq(redisGetReply(sub, (void **)&r), REDIS_OK);
+	cr_expect(r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+			  strcmp(r->element[2]->str, "s0") == 0,
+		  "no copy_to event for s0");
+	freeReplyObject(r);
+	tn_expect_int(tn_cmd(c, "COPY str s0"), 0);
+	tn_expect_int(tn_cmd(c, "COPY ints s0 REPLACE"), 1);
+	tn_expect_status(tn_cmd(c, "TYPE s0"), "set");
+	tn_expect_int(tn_cmd(c, "SADD i7 4"), 1);
+	tn_expect_int(tn_cmd(c, "SCARD ints"), 3);
+	redisFree(sub);
+	redisFree(c);
+	cr_assert_eq(tn_server_stop(&s2), 0);
+	cr_assert_eq(tn_server_start(&s2, conf), 0);
+	c = tn_connect(&s2);
+	tn_expect_int(tn_cmd(c, "SCARD s0"), 3);
+	tn_expect_int(tn_cmd(c, "SCARD i7"), 4);
+	tn_expect_str(tn_cmd(c, "OBJECT ENCODING i9"), "intset");
+	for (i = 1; i < 50; i++) {
+		tn_expect_str(tn_cmd(c, "GET s%d", i), "hello");
+		r = tn_cmd(c, "TTL s%d", i);
+		cr_expect(r->integer > 900 && r->integer <= 1000, "TTL %lld",
+			  r->integer);
+		freeReplyObject(r);
+		tn_expect_int(tn_cmd(c, "SCARD b%d", i), 600);
+	}
+	tn_expect_int(tn_cmd(c, "SISMEMBER b49 m599"), 1);
+	redisFree(c);
+	cr_assert_eq(tn_server_stop(&s2), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}

@@ -21,10 +21,10 @@ MULTI every key is read once on both servers, so that keys already
 expired (SET ... EXAT in the past) are gone from both whatever their
 active expiry cycles did.
 
-Not sent: COPY (Titan does not implement it) nor any command of a type
-Titan lacks (lists, hashes, sorted sets, bitmaps, streams); OBJECT
-IDLETIME/FREQ/REFCOUNT (clock and sharing details); LCS of strings whose
-table would pass 16 MB.
+Not sent: COPY to a database other than 0 (Titan has one), nor any
+command of a type Titan lacks (lists, hashes, sorted sets, bitmaps,
+streams); OBJECT IDLETIME/FREQ/REFCOUNT (clock and sharing details); LCS
+of strings whose table would pass 16 MB.
 
 --paranoid also compares DBSIZE and the keys' OBJECT ENCODING after
 every command, to find which one made the servers drift apart.
@@ -560,6 +560,17 @@ def c_rename(g, now):
     return [g.rnd.choice([b"RENAME", b"RENAMENX"]), g.key(), g.key()]
 
 
+def c_copy(g, now):
+    """COPY with its options; DB only 0 (Titan has one database) or
+    a bad number."""
+    args = [b"COPY", g.key(), g.key()]
+    for _ in range(g.rnd.choice([0, 0, 1, 2])):
+        args += g.rnd.choice([[b"REPLACE"], [b"replace"], [b"DB", b"0"],
+                              [b"DB", b"x"], [b"DB"], [b"DB", b"99999999999"],
+                              [b"NOPE"]])
+    return args
+
+
 def c_keys(g, now):
     return [b"KEYS", g.pattern()]
 
@@ -582,7 +593,7 @@ def c_arity(g, now):
         (b"SINTER", 0), (b"SINTERSTORE", 1), (b"SINTERCARD", 1),
         (b"SPOP", 0), (b"SPOP", 3), (b"SRANDMEMBER", 3), (b"DEL", 0),
         (b"EXISTS", 0), (b"EXPIRE", 1), (b"TTL", 0), (b"TTL", 2),
-        (b"RENAME", 1), (b"KEYS", 0), (b"KEYS", 2), (b"DBSIZE", 1),
+        (b"RENAME", 1), (b"COPY", 1), (b"KEYS", 0), (b"KEYS", 2), (b"DBSIZE", 1),
         (b"TYPE", 0), (b"PERSIST", 2), (b"SISMEMBER", 1),
         (b"SMISMEMBER", 1), (b"GETDEL", 2), (b"GETEX", 0), (b"LCS", 1),
         (b"OBJECT", 0), (b"SCAN", 0), (b"STRLEN", 2), (b"SCARD", 0),
@@ -608,7 +619,7 @@ COMMAND_WEIGHTS = [
     (c_smismember, 2), (c_scard, 2), (c_smove, 3), (c_setop, 4),
     (c_setopstore, 4), (c_sintercard, 3),
     (c_del, 3), (c_exists, 3), (c_type, 3), (c_expire, 8), (c_ttl, 5),
-    (c_persist, 2), (c_rename, 3), (c_keys, 2), (c_dbsize, 1),
+    (c_persist, 2), (c_rename, 3), (c_copy, 3), (c_keys, 2), (c_dbsize, 1),
     (c_objenc, 3), (c_arity, 3), (c_unknown, 1),
 ]
 COMMANDS = [c for c, _ in COMMAND_WEIGHTS]
