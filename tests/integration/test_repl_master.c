@@ -675,7 +675,7 @@ static void expect_replicas_synced(long long keys)
 	}
 	for (i = 0; i < NSTOCK; i++) {
 		long long deadline = tn_now_ms() + WAIT_MS;
-		char field[16];
+		char field[24];
 
 		snprintf(field, sizeof(field), "slave%d", i);
 		for (;;) {
