@@ -69,6 +69,7 @@ static struct {
 	_Atomic int bgsave_done;
 	int bgsave_rc;
 	uint64_t bgsave_dirty;
+	uint64_t bgsave_epoch; /* tn_seg->rdb_epoch when it began */
 	int64_t bgsave_try_ms; /* the last start, for the retry delay */
 	int64_t last_auto_check_ms;
 	int64_t rw_retry_at_ms; /* after a failed rewrite */
@@ -738,7 +739,7 @@ static void *bgsave_thread(void *arg)
 	(void)arg;
 	J.bgsave_rc = tn_rdb_path(path, sizeof(path));
 	if (J.bgsave_rc == 0)
-		J.bgsave_rc = tn_rdb_save_file(path);
+		J.bgsave_rc = tn_rdb_save_file(path, J.bgsave_epoch);
 	atomic_store(&J.bgsave_done, 1);
 	tn_elog_wake(J.l);
 	return NULL;
@@ -754,6 +755,7 @@ static void bgsave_start(void)
 	J.bgsave_try_ms = tn_mstime();
 	atomic_store(&tn_seg->rdb_bgsave_start_ms, J.bgsave_try_ms);
 	J.bgsave_dirty = atomic_load(&tn_seg->dirty);
+	J.bgsave_epoch = atomic_load(&tn_seg->rdb_epoch);
 	atomic_store(&J.bgsave_done, 0);
 	r = spawn_thread(&J.bgsave, bgsave_thread, NULL);
 	if (r) {
@@ -783,6 +785,9 @@ static void bgsave_reap(void)
 		atomic_fetch_add(&tn_seg->rdb_saves, 1);
 		atomic_store(&tn_seg->rdb_last_bgsave_ok, 1);
 		tn_notice("Background saving terminated with success");
+	} else if (J.bgsave_rc == -ECANCELED) {
+		/* as Redis' FLUSHALL killing the child: no error */
+		tn_notice("Background saving stopped: FLUSHALL came first");
 	} else {
 		atomic_store(&tn_seg->rdb_last_bgsave_ok, 0);
 		tn_warn("Background saving error: %s",

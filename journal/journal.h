@@ -156,8 +156,9 @@ int tn_snapshot_resp(int fd, uint64_t *written);
 int tn_rdb_path(char *buf, size_t size);
 
 /* SAVE / BGSAVE: write dir/dbfilename atomically (temp file, fsync,
- * rename).  0 or -errno. */
-int tn_rdb_save_file(const char *path);
+ * rename).  0 or -errno; -ECANCELED (nothing renamed) when a FLUSHALL
+ * moved tn_seg->rdb_epoch away from `epoch` meanwhile. */
+int tn_rdb_save_file(const char *path, uint64_t epoch);
 
 /*
  * Save dir/dbfilename now (SAVE in a shard, the supervisor's save at

@@ -193,7 +193,7 @@ int tn_snapshot_resp(int fd, uint64_t *written)
 	return rc;
 }
 
-int tn_rdb_save_file(const char *path)
+int tn_rdb_save_file(const char *path, uint64_t epoch)
 {
 	char tmp[TN_PATH_MAX + 32], buf[TN_PATH_MAX];
 	const char *dir;
@@ -219,6 +219,11 @@ int tn_rdb_save_file(const char *path)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
+	if (rc == 0 && epoch != atomic_load(&tn_seg->rdb_epoch)) {
+		/* a FLUSHALL came while it was written: older than its file */
+		unlink(tmp);
+		return -ECANCELED;
+	}
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -errno;
 	if (rc < 0) {
@@ -258,7 +263,7 @@ int tn_rdb_save_db(void)
 	rc = tn_rdb_path(path, sizeof(path));
 	if (rc < 0)
 		return rc;
-	rc = tn_rdb_save_file(path);
+	rc = tn_rdb_save_file(path, atomic_load(&tn_seg->rdb_epoch));
 	if (rc < 0)
 		return rc;
 	/* (a failed SAVE leaves the status alone, as in Redis) */

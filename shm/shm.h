@@ -586,6 +586,8 @@ struct seg_shm {
 	_Atomic int32_t rdb_last_bgsave_ok;
 	_Atomic uint64_t aof_current_size, aof_base_size;
 	_Atomic uint64_t rdb_changes_at_save; /* `dirty` at the last save */
+	/* FLUSHALL: a background save begun before it is not kept */
+	_Atomic uint64_t rdb_epoch;
 	_Atomic int32_t loading; /* the supervisor loads the AOF */
 	/* more of it, and where a restarted journal resumes (journal/) */
 	_Atomic int32_t aof_on; /* the journal is writing an AOF */

@@ -265,6 +265,10 @@ static void cmd_flushall(struct tn_ctx *x)
 	}
 	n = tn_db_size();
 	tn_db_flush_all(x);
+	/* as Redis kills its saving child: what a BGSAVE wrote before the
+	 * flush must not replace what is saved after it */
+	if (strcmp(x->cmd->name, "flushall") == 0)
+		atomic_fetch_add(&tn_seg->rdb_epoch, 1);
 	/* Redis counts the keys removed plus the flush itself */
 	tn_db_dirty(x, n);
 	/* and, with save points set, FLUSHALL (not FLUSHDB) saves the empty

@@ -371,3 +371,64 @@ Test(rdb, flushall_saves_the_empty_dataset)
 	tn_expect_int(tn_cmd(c, "DBSIZE"), 0);
 	redisFree(c);
 }
+
+/* INFO persistence's `field` (an integer). */
+static long long persistence_ll(redisContext *c, const char *field)
+{
+	redisReply *r = tn_cmd(c, "INFO persistence");
+	const char *p = strstr(r->str, field);
+	long long v;
+
+	cr_assert_not_null(p, "no %s in %s", field, r->str);
+	v = atoll(p + strlen(field));
+	freeReplyObject(r);
+	return v;
+}
+
+/*
+ * A BGSAVE running when FLUSHALL comes is void, as Redis kills its
+ * saving child: the file it was writing must not replace the empty one
+ * FLUSHALL saved (after a crash the flushed keys would be back), and it
+ * is no error.
+ */
+Test(rdb, flushall_voids_a_running_bgsave)
+{
+	char val[301];
+	redisContext *c;
+	redisReply *r;
+	long long deadline;
+	int i, j;
+
+	memset(val, 'v', sizeof(val) - 1);
+	val[sizeof(val) - 1] = '\0';
+	cr_assert_eq(tn_server_start(&s, extra), 0);
+	c = tn_connect(&s);
+	/* ~90 MB: the save takes long enough for FLUSHALL to come first */
+	for (i = 0; i < 300; i++) {
+		for (j = 0; j < 1000; j++)
+			redisAppendCommand(c, "SET k%d:%d %s", i, j, val);
+		for (j = 0; j < 1000; j++) {
+			cr_assert_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+			freeReplyObject(r);
+		}
+	}
+	tn_expect_status(tn_cmd(c, "BGSAVE"), "Background saving started");
+	deadline = tn_now_ms() + 10000;
+	while (!persistence_ll(c, "rdb_bgsave_in_progress:")) {
+		cr_assert_lt(tn_now_ms(), deadline, "the BGSAVE did not start");
+		usleep(1000);
+	}
+	tn_expect_status(tn_cmd(c, "FLUSHALL"), "OK");
+	deadline = tn_now_ms() + 30000;
+	while (persistence_ll(c, "rdb_bgsave_in_progress:")) {
+		cr_assert_lt(tn_now_ms(), deadline, "the BGSAVE did not end");
+		usleep(10000);
+	}
+	r = tn_cmd(c, "INFO persistence");
+	cr_expect(strstr(r->str, "rdb_last_bgsave_status:ok\r\n"), "%s",
+		  r->str);
+	freeReplyObject(r);
+	c = kill9_restart(c);
+	tn_expect_int(tn_cmd(c, "DBSIZE"), 0);
+	redisFree(c);
+}
