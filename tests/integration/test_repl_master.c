@@ -723,18 +723,37 @@ static void fill(int n)
 	}
 }
 
+/* CONFIG SET `config`, `keys` keys, then both stock replicas started
+ * and synced; false when the test is skipped (no redis-server). */
+static bool two_replicas_synced(const char *config, int keys)
+{
+	const char *argv[8] = {"CONFIG", "SET"};
+	char buf[128], *save = NULL, *w;
+	redisReply *r;
+	int argc = 2;
+
+	snprintf(buf, sizeof(buf), "%s", config);
+	for (w = strtok_r(buf, " ", &save); w && argc < 8;
+	     w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	r = redisCommandArgv(cli, argc, argv, NULL);
+	cr_assert_not_null(r, "CONFIG SET %s: no reply", config);
+	tn_expect_status(r, "OK");
+	fill(keys);
+	if (!stock_start(0) || !stock_start(1))
+		return false;
+	expect_replicas_synced(keys);
+	return true;
+}
+
 /*
  * repl-diskless-sync (Redis' default): replicas asking for a full sync
  * within repl-diskless-sync-delay of the first share one snapshot.
  */
 Test(repl_master, diskless_sync_shared_by_replicas_asking_together)
 {
-	tn_expect_status(tn_cmd(cli, "CONFIG SET repl-diskless-sync-delay 2"),
-			 "OK");
-	fill(2000);
-	if (!stock_start(0) || !stock_start(1))
+	if (!two_replicas_synced("repl-diskless-sync-delay 2", 2000))
 		return;
-	expect_replicas_synced(2000);
 	cr_expect_eq(log_count("Starting BGSAVE for SYNC with target: "
 			       "replicas sockets"),
 		     1, "one snapshot for both replicas");
@@ -748,13 +767,10 @@ Test(repl_master, diskless_sync_shared_by_replicas_asking_together)
  * not after the (here 60 s) delay. */
 Test(repl_master, diskless_sync_starts_at_max_replicas)
 {
-	tn_expect_status(tn_cmd(cli, "CONFIG SET repl-diskless-sync-delay 60 "
-				     "repl-diskless-sync-max-replicas 2"),
-			 "OK");
-	fill(500);
-	if (!stock_start(0) || !stock_start(1))
+	if (!two_replicas_synced("repl-diskless-sync-delay 60 "
+				 "repl-diskless-sync-max-replicas 2",
+				 500))
 		return;
-	expect_replicas_synced(500);
 	cr_expect_eq(log_count("Starting BGSAVE for SYNC with target: "
 			       "replicas sockets"),
 		     1);
@@ -764,11 +780,8 @@ Test(repl_master, diskless_sync_starts_at_max_replicas)
  * read the disk-less form. */
 Test(repl_master, disk_sync_when_diskless_is_off)
 {
-	tn_expect_status(tn_cmd(cli, "CONFIG SET repl-diskless-sync no"), "OK");
-	fill(500);
-	if (!stock_start(0) || !stock_start(1))
+	if (!two_replicas_synced("repl-diskless-sync no", 500))
 		return;
-	expect_replicas_synced(500);
 	cr_expect_geq(log_count("Starting BGSAVE for SYNC with target: disk"),
 		      1);
 	cr_expect_eq(log_count("target: replicas sockets"), 0);
