@@ -243,12 +243,14 @@ int tn_rdb_save_file(const char *path, uint64_t epoch)
 
 int tn_rdb_path(char *buf, size_t size)
 {
+	size_t dlen = strlen(tn_conf->dir);
 	int n;
 
-	if (tn_conf->dbfilename[0] == '/' || !tn_conf->dir[0])
+	if (tn_conf->dbfilename[0] == '/' || !dlen)
 		n = snprintf(buf, size, "%s", tn_conf->dbfilename);
 	else
-		n = snprintf(buf, size, "%s/%s", tn_conf->dir,
+		n = snprintf(buf, size, "%s%s%s", tn_conf->dir,
+			     tn_conf->dir[dlen - 1] == '/' ? "" : "/",
 			     tn_conf->dbfilename);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
