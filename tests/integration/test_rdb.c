@@ -204,6 +204,7 @@ static redisContext *kill9_restart(redisContext *c)
 	kill(s.pid, SIGKILL);
 	waitpid(s.pid, NULL, 0);
 	s.pid = 0;
+	tn_server_stop(&s); /* its temp dir */
 	cr_assert_eq(tn_server_start(&s, extra), 0);
 	return tn_connect(&s);
 }
