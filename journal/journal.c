@@ -68,9 +68,6 @@ static struct {
 	bool bgsave_running;
 	_Atomic int bgsave_done;
 	int bgsave_rc;
-	uint64_t bgsave_dirty;
-	uint64_t bgsave_epoch; /* tn_seg->rdb_epoch when it began */
-	int64_t bgsave_try_ms; /* the last start, for the retry delay */
 	int64_t last_auto_check_ms;
 	int64_t rw_retry_at_ms; /* after a failed rewrite */
 	off_t alloc_end; /* blocks allocated up to here; -1: do not */
@@ -734,12 +731,8 @@ static void rewrite_reap(void)
 
 static void *bgsave_thread(void *arg)
 {
-	char path[TN_PATH_MAX + 300];
-
 	(void)arg;
-	J.bgsave_rc = tn_rdb_path(path, sizeof(path));
-	if (J.bgsave_rc == 0)
-		J.bgsave_rc = tn_rdb_save_file(path, J.bgsave_epoch);
+	J.bgsave_rc = tn_rdb_save_db();
 	atomic_store(&J.bgsave_done, 1);
 	tn_elog_wake(J.l);
 	return NULL;
@@ -752,10 +745,7 @@ static void bgsave_start(void)
 	/* in that order: BGSAVE sees one or the other all along */
 	atomic_store(&tn_seg->rdb_bgsave_in_progress, 1);
 	atomic_store(&J.l->req_bgsave, 0);
-	J.bgsave_try_ms = tn_mstime();
-	atomic_store(&tn_seg->rdb_bgsave_start_ms, J.bgsave_try_ms);
-	J.bgsave_dirty = atomic_load(&tn_seg->dirty);
-	J.bgsave_epoch = atomic_load(&tn_seg->rdb_epoch);
+	atomic_store(&tn_seg->rdb_bgsave_start_ms, tn_mstime());
 	atomic_store(&J.bgsave_done, 0);
 	r = spawn_thread(&J.bgsave, bgsave_thread, NULL);
 	if (r) {
@@ -780,10 +770,7 @@ static void bgsave_reap(void)
 	atomic_store(&tn_seg->rdb_last_bgsave_sec,
 		     (now - atomic_load(&tn_seg->rdb_bgsave_start_ms)) / 1000);
 	if (J.bgsave_rc == 0) {
-		atomic_store(&tn_seg->rdb_last_save_ms, now);
-		atomic_store(&tn_seg->rdb_changes_at_save, J.bgsave_dirty);
-		atomic_fetch_add(&tn_seg->rdb_saves, 1);
-		atomic_store(&tn_seg->rdb_last_bgsave_ok, 1);
+		/* (tn_rdb_save_db() recorded it) */
 		tn_notice("Background saving terminated with success");
 	} else if (J.bgsave_rc == -ECANCELED) {
 		/* as Redis' FLUSHALL killing the child: no error */
@@ -811,7 +798,8 @@ static bool save_due(int64_t now)
 	if (last <= 0)
 		last = tn_seg->start_ms;
 	if (!atomic_load(&tn_seg->rdb_last_bgsave_ok) &&
-	    now - J.bgsave_try_ms <= J_BGSAVE_RETRY_MS)
+	    now - atomic_load(&tn_seg->rdb_bgsave_start_ms) <=
+		J_BGSAVE_RETRY_MS)
 		return false;
 	for (i = 0; i < n; i++) {
 		const struct tn_save_point *sp = &tn_conf->save[i];

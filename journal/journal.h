@@ -161,11 +161,12 @@ int tn_rdb_path(char *buf, size_t size);
 int tn_rdb_save_file(const char *path, uint64_t epoch);
 
 /*
- * Save dir/dbfilename now (SAVE in a shard, the supervisor's save at
- * shutdown) and record it in the segment as Redis does: rdb_last_save_ms,
- * rdb_changes_at_save (the `dirty` count when the walk began) and
- * rdb_last_bgsave_ok.  0 or -errno (logged).  The caller owns the
- * rdb_bgsave_in_progress flag.
+ * Save dir/dbfilename now (SAVE in a shard, BGSAVE in the journal's
+ * thread, the supervisor's save at shutdown) and record it in the
+ * segment as Redis does: rdb_last_save_ms, rdb_changes_at_save (the
+ * `dirty` count when the walk began), rdb_saves and rdb_last_bgsave_ok.
+ * 0 or -errno (logged; -ECANCELED: a FLUSHALL came meanwhile).  The
+ * caller owns the rdb_bgsave_in_progress flag and a failure's status.
  */
 int tn_rdb_save_db(void);
 
