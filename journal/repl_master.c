@@ -347,15 +347,20 @@ static void job_close(struct snapjob *j)
 	j->closed = true;
 }
 
-/* Does a live replica still wait for job j's snapshot? */
+/* The live replica after r (the first when r is NULL) that waits for
+ * job j's snapshot: its members, in turn; NULL after the last. */
+static struct replica *member_next(const struct snapjob *j,
+				   struct replica *r)
+{
+	for (r = r ? r->next : R.list; r; r = r->next)
+		if (!r->dead && r->job == j)
+			return r;
+	return NULL;
+}
+
 static bool job_has_members(const struct snapjob *j)
 {
-	const struct replica *r;
-
-	for (r = R.list; r; r = r->next)
-		if (!r->dead && r->job == j)
-			return true;
-	return false;
+	return member_next(j, NULL) != NULL;
 }
 
 /* Drop a link now (the caller holds the mutex); the struct goes at the
@@ -773,9 +778,7 @@ static void job_done(struct snapjob *j)
 	job_close(j);
 	if (rc == 0 && j->disk && fstat(j->file_fd, &st) < 0)
 		rc = -errno;
-	for (r = R.list; r; r = r->next) {
-		if (r->dead || r->job != j)
-			continue;
+	for (r = member_next(j, NULL); r; r = member_next(j, r)) {
 		if (rc != 0) {
 			tn_warn("Background RDB transfer for replica %s failed: "
 				"%s",
@@ -813,9 +816,8 @@ static void rdb_readable(struct snapjob *j)
 	ssize_t n;
 
 	for (;;) {
-		for (r = R.list; r; r = r->next)
-			if (!r->dead && r->job == j &&
-			    tn_buf_pending(&r->pre) >= RM_RDB_HIGH) {
+		for (r = member_next(j, NULL); r; r = member_next(j, r))
+			if (tn_buf_pending(&r->pre) >= RM_RDB_HIGH) {
 				job_pause(j, true);
 				return;
 			}
@@ -832,18 +834,16 @@ static void rdb_readable(struct snapjob *j)
 		}
 		if (j->disk)
 			continue; /* the disk form says nothing on the pipe */
-		for (r = R.list; r; r = r->next)
-			if (!r->dead && r->job == j &&
-			    tn_buf_append(&r->pre, R.chunk, (size_t)n) < 0)
+		for (r = member_next(j, NULL); r; r = member_next(j, r))
+			if (tn_buf_append(&r->pre, R.chunk, (size_t)n) < 0)
 				replica_drop(r, "out of memory");
 		if (!job_has_members(j)) {
 			job_close(j);
 			return;
 		}
 	}
-	for (r = R.list; r; r = r->next)
-		if (!r->dead && r->job == j)
-			replica_flush(r);
+	for (r = member_next(j, NULL); r; r = member_next(j, r))
+		replica_flush(r);
 }
 
 /* The disk job a replica asking now may join: still being written, and
