@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "daemon/supervisor.h"
-#include "journal/journal.h"
 #include "ipc/ipc.h"
+#include "journal/journal.h"
 #include "shm/shm.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -328,7 +328,6 @@ static int slot_of(pid_t pid)
 			return i;
 	return -1;
 }
-
 
 static void child_gone(int slot);
 

@@ -255,6 +255,7 @@ static void cmd_dbsize(struct tn_ctx *x)
 /* FLUSHALL and FLUSHDB: one keyspace, so the same thing. */
 static void cmd_flushall(struct tn_ctx *x)
 {
+	bool all = strcmp(x->cmd->name, "flushall") == 0;
 	uint64_t n;
 
 	if (x->argc > 2 ||
@@ -267,13 +268,13 @@ static void cmd_flushall(struct tn_ctx *x)
 	tn_db_flush_all(x);
 	/* as Redis kills its saving child: what a BGSAVE wrote before the
 	 * flush must not replace what is saved after it */
-	if (strcmp(x->cmd->name, "flushall") == 0)
+	if (all)
 		atomic_fetch_add(&tn_seg->rdb_epoch, 1);
 	/* Redis counts the keys removed plus the flush itself */
 	tn_db_dirty(x, n);
 	/* and, with save points set, FLUSHALL (not FLUSHDB) saves the empty
 	 * dataset at once: a crash must not bring the old dump.rdb back */
-	if (tn_conf->nsave > 0 && strcmp(x->cmd->name, "flushall") == 0)
+	if (all && tn_conf->nsave > 0)
 		tn_rdb_save_db();
 	tn_db_dirty(x, 1);
 	tn_reply_ok(x->r);
